@@ -1,0 +1,1125 @@
+//! `/api/storage/volumes`: collection GET, GET one, POST (volume or FlexClone), PATCH (mount/unmount, state,
+//! comment, size, split, snapshot restore), DELETE (into the volume recovery queue).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::body::Body;
+use super::error::{codes, OntapError, OntapResult};
+use super::jobs::{self, JobOp, Verb};
+use super::query::{collection, FieldSel, QueryParams, Schema};
+use super::state::{
+    new_uuid, normalize_junction, CloneOrigin, DeletedVolume, Ontap, Snapshot, Volume, VolumeState,
+};
+use crate::scenario::parse_size;
+use crate::world::Sim;
+
+pub const SCHEMA: Schema = Schema {
+    keys: &["uuid", "name"],
+    default_fields: &[],
+    // The documented "expensive" volume properties (GET /storage/volumes, 9.16.1) that the simulator models:
+    // only returned when named in `fields` or with `fields=**`.
+    expensive: &[
+        "is_svm_root",
+        "clone.parent_snapshot",
+        "clone.parent_svm",
+        "clone.parent_volume",
+        "clone.split_complete_percent",
+        "clone.split_estimate",
+        "clone.split_initiated",
+        "clone.inherited_physical_used",
+        "files",
+        "nas.export_policy.id",
+        "nas.gid",
+        "nas.path",
+        "nas.security_style",
+        "nas.uid",
+        "nas.unix_permissions",
+        "snapshot_policy.uuid",
+        "space.block_storage_inactive_user_data",
+        "space.over_provisioned",
+        "space.logical_space",
+        "space.snapshot",
+        "guarantee",
+    ],
+    known: &[
+        "uuid",
+        "name",
+        "svm.name",
+        "svm.uuid",
+        "state",
+        "style",
+        "type",
+        "size",
+        "comment",
+        "create_time",
+        "language",
+        "aggregates.name",
+        "aggregates.uuid",
+        "snapshot_policy.name",
+        "snapshot_policy.uuid",
+        "snapshot_count",
+        "is_svm_root",
+        "guarantee.type",
+        "guarantee.honored",
+        "tiering.policy",
+        "space",
+        "nas.path",
+        "nas.export_policy.name",
+        "nas.export_policy.id",
+        "nas.security_style",
+        "nas.unix_permissions",
+        "nas.uid",
+        "nas.gid",
+        "clone.is_flexclone",
+        "clone.has_flexclone",
+        "clone.parent_volume.name",
+        "clone.parent_volume.uuid",
+        "clone.parent_snapshot.name",
+        "clone.parent_snapshot.uuid",
+        "clone.parent_svm.name",
+        "clone.parent_svm.uuid",
+        "clone.split_initiated",
+        "clone.split_estimate",
+        "clone.split_complete_percent",
+        "clone.inherited_physical_used",
+        "files.used",
+        "files.maximum",
+    ],
+    sort_keys: &["svm.name", "name"],
+};
+
+fn svm_ref(uuid: &str, name: &str) -> Value {
+    json!({ "name": name, "uuid": uuid, "_links": { "self": { "href": format!("/api/svm/svms/{uuid}") } } })
+}
+
+fn vol_ref(uuid: &str, name: &str) -> Value {
+    json!({ "name": name, "uuid": uuid, "_links": { "self": { "href": format!("/api/storage/volumes/{uuid}") } } })
+}
+
+/// The complete record of a volume (every field, expensive ones included).
+pub fn to_json(o: &Ontap, v: &Volume) -> Value {
+    let has_flexclone = o.clone_children(&v.uuid).next().is_some();
+    render(o, v, has_flexclone)
+}
+
+/// UUIDs of volumes that are FlexClone parents, found in one pass so large collections stay linear.
+fn clone_parents(o: &Ontap) -> std::collections::HashSet<&str> {
+    o.volumes
+        .iter()
+        .chain(o.recovery_queue.iter().map(|d| &d.volume))
+        .filter_map(|v| v.clone.as_ref().map(|c| c.parent_volume_uuid.as_str()))
+        .collect()
+}
+
+pub fn all_to_json(o: &Ontap) -> Vec<Value> {
+    let parents = clone_parents(o);
+    o.volumes
+        .iter()
+        .map(|v| render(o, v, parents.contains(v.uuid.as_str())))
+        .collect()
+}
+
+fn render(o: &Ontap, v: &Volume, has_flexclone: bool) -> Value {
+    let space = v.space(o.clone_base(v));
+    let reserve = v.size / 20;
+    let afs_used = space.used - space.snapshot_used;
+    let policy_id = o
+        .export_policies
+        .iter()
+        .find(|p| p.svm_uuid == v.svm_uuid && p.name == v.export_policy)
+        .map(|p| p.id)
+        .unwrap_or(0);
+    let aggr_uuid = o
+        .aggregates
+        .iter()
+        .find(|a| a.name == v.aggregate)
+        .map(|a| a.uuid.clone())
+        .unwrap_or_default();
+    let mut r = json!({
+        "uuid": v.uuid,
+        "name": v.name,
+        "svm": svm_ref(&v.svm_uuid, &v.svm_name),
+        "state": v.state.as_str(),
+        "style": "flexvol",
+        "type": v.vol_type,
+        "size": v.size,
+        "create_time": v.create_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        "language": "c.utf_8",
+        "aggregates": [{ "name": v.aggregate, "uuid": aggr_uuid }],
+        "snapshot_policy": { "name": v.snapshot_policy, "uuid": super::state::scenario_uuid("snapshot-policy", &v.snapshot_policy) },
+        "snapshot_count": v.snapshots.len(),
+        "is_svm_root": false,
+        "guarantee": { "type": "volume", "honored": true },
+        "tiering": { "policy": "none" },
+        "files": { "maximum": 31_122_909u64, "used": v.files.iter().count() + 96 },
+        "space": {
+            "size": v.size,
+            "available": v.size.saturating_sub(reserve).saturating_sub(afs_used),
+            "used": space.used,
+            "afs_total": v.size.saturating_sub(reserve),
+            "physical_used": space.used,
+            "logical_space": {
+                "used": space.logical_used,
+                "used_by_afs": space.logical_used,
+                "available": v.size.saturating_sub(reserve).saturating_sub(afs_used),
+                "enforcement": false,
+                "reporting": false,
+            },
+            "snapshot": { "used": space.snapshot_used, "reserve_percent": 5, "reserve_size": reserve },
+            "block_storage_inactive_user_data": 0,
+            "over_provisioned": 0,
+        },
+        "nas": {
+            "export_policy": { "name": v.export_policy, "id": policy_id },
+            "security_style": v.security_style,
+            "unix_permissions": v.unix_permissions.parse::<u32>().unwrap_or(755),
+            "uid": 0,
+            "gid": 0,
+        },
+        "clone": {
+            "is_flexclone": v.clone.is_some(),
+            "has_flexclone": has_flexclone,
+        },
+        "_links": { "self": { "href": format!("/api/storage/volumes/{}", v.uuid) } },
+    });
+    if let Some(c) = &v.comment {
+        r["comment"] = json!(c);
+    }
+    if let Some(p) = &v.nas_path {
+        r["nas"]["path"] = json!(p);
+    }
+    if let Some(c) = &v.clone {
+        r["clone"]["parent_volume"] = vol_ref(&c.parent_volume_uuid, &c.parent_volume_name);
+        r["clone"]["parent_snapshot"] = json!({
+            "name": c.parent_snapshot_name,
+            "uuid": c.parent_snapshot_uuid,
+            "_links": { "self": { "href": format!("/api/storage/volumes/{}/snapshots/{}", c.parent_volume_uuid, c.parent_snapshot_uuid) } },
+        });
+        r["clone"]["parent_svm"] = svm_ref(&c.parent_svm_uuid, &c.parent_svm_name);
+        r["clone"]["split_initiated"] = json!(v.split_initiated);
+        r["clone"]["split_estimate"] = json!(space.inherited);
+        r["clone"]["split_complete_percent"] = json!(0);
+        r["clone"]["inherited_physical_used"] = json!(space.inherited);
+    }
+    r
+}
+
+/// Fields of `cheap_view`: filters and `order_by` on these need no full rendering (space accounting etc.).
+const CHEAP: Schema = Schema {
+    keys: &["uuid", "name"],
+    default_fields: &[],
+    expensive: &[],
+    known: &[
+        "uuid",
+        "name",
+        "svm.name",
+        "svm.uuid",
+        "state",
+        "style",
+        "type",
+        "size",
+        "comment",
+        "create_time",
+        "nas.path",
+        "nas.export_policy.name",
+        "clone.is_flexclone",
+        "clone.parent_volume.name",
+        "clone.parent_volume.uuid",
+        "clone.parent_snapshot.name",
+        "clone.parent_snapshot.uuid",
+        "clone.split_initiated",
+        "snapshot_count",
+    ],
+    sort_keys: &[],
+};
+
+fn cheap_view(v: &Volume) -> Value {
+    let mut r = json!({
+        "uuid": v.uuid, "name": v.name, "svm": { "name": v.svm_name, "uuid": v.svm_uuid },
+        "state": v.state.as_str(), "style": "flexvol", "type": v.vol_type, "size": v.size,
+        "create_time": v.create_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        "nas": { "export_policy": { "name": v.export_policy } },
+        "clone": { "is_flexclone": v.clone.is_some() },
+        "snapshot_count": v.snapshots.len(),
+    });
+    if let Some(c) = &v.comment {
+        r["comment"] = json!(c);
+    }
+    if let Some(p) = &v.nas_path {
+        r["nas"]["path"] = json!(p);
+    }
+    if let Some(c) = &v.clone {
+        r["clone"]["parent_volume"] =
+            json!({ "name": c.parent_volume_name, "uuid": c.parent_volume_uuid });
+        r["clone"]["parent_snapshot"] =
+            json!({ "name": c.parent_snapshot_name, "uuid": c.parent_snapshot_uuid });
+        r["clone"]["split_initiated"] = json!(v.split_initiated);
+    }
+    r
+}
+
+pub async fn get_collection(
+    State(sim): State<Arc<Sim>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, OntapError> {
+    let q = QueryParams::parse(raw.as_deref());
+    let cheap = super::query::referenced_fields(&q, &[])
+        .iter()
+        .all(|f| super::query::is_known(&CHEAP, f));
+    sim.read(|w| {
+        let o = &w.ontap;
+        if cheap {
+            let views = o.volumes.iter().map(cheap_view).collect();
+            let parents = clone_parents(o);
+            let full = |i: usize, _: &Value| {
+                let v = &o.volumes[i];
+                render(o, v, parents.contains(v.uuid.as_str()))
+            };
+            super::query::collection_with("/api/storage/volumes", &q, &SCHEMA, views, full, &[])
+        } else {
+            collection("/api/storage/volumes", &q, &SCHEMA, all_to_json(o), &[])
+        }
+    })
+    .map(Json)
+}
+
+pub async fn get_one(
+    State(sim): State<Arc<Sim>>,
+    Path(uuid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, OntapError> {
+    let q = QueryParams::parse(raw.as_deref());
+    q.check(&["fields", "return_timeout", "ignore_unknown_fields"], None)?;
+    let sel = FieldSel::parse(&q, &SCHEMA)?;
+    let full = sim
+        .read(|w| w.ontap.volume(&uuid).map(|v| to_json(&w.ontap, v)))
+        .ok_or_else(|| OntapError::not_found("uuid"))?;
+    Ok(Json(sel.project(&full, &SCHEMA, true)))
+}
+
+/// Volume names: letter or `_` first, then letters, digits, `_`; at most 203 characters.
+pub fn validate_name(name: &str) -> OntapResult<()> {
+    if name.len() > 203 {
+        return Err(OntapError::bad_request(
+            codes::VOLUME_NAME_TOO_LONG,
+            format!("Cannot create volume. Reason: The name \"{name}\" is too long. Maximum supported length is 203 characters."),
+        )
+        .with_target("name"));
+    }
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(OntapError::bad_request(
+            codes::VOLUME_NAME_BAD_START,
+            format!(
+                "Invalid volume name \"{name}\". Volume names must begin with a letter or an underscore and contain only letters, digits and underscores."
+            ),
+        )
+        .with_target("name"));
+    }
+    Ok(())
+}
+
+/// Junction paths start with `/`, do not end with `/` and are unique in the SVM namespace.
+fn validate_junction(
+    o: &Ontap,
+    svm_uuid: &str,
+    path: &str,
+    except_uuid: Option<&str>,
+) -> OntapResult<()> {
+    let bad = || {
+        OntapError::bad_request(
+            codes::NAS_PATH_INVALID,
+            format!("The value \"{path}\" is invalid for field \"nas.path\"."),
+        )
+        .with_target("nas.path")
+    };
+    if !path.starts_with('/') || (path.len() > 1 && path.ends_with('/')) || path.contains("//") {
+        return Err(bad());
+    }
+    if path == "/" {
+        return Err(bad());
+    }
+    let want = normalize_junction(path);
+    let taken = o.volumes.iter().any(|v| {
+        v.svm_uuid == svm_uuid
+            && Some(v.uuid.as_str()) != except_uuid
+            && v.nas_path
+                .as_deref()
+                .is_some_and(|p| normalize_junction(p).eq_ignore_ascii_case(&want))
+    });
+    if taken {
+        return Err(OntapError::bad_request(
+            codes::NAS_PATH_INVALID,
+            format!("Failed to mount volume at junction path \"{path}\". Reason: Junction path is already in use by another volume."),
+        )
+        .with_target("nas.path"));
+    }
+    Ok(())
+}
+
+fn size_value(v: &Value, field: &str) -> OntapResult<u64> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| OntapError::invalid_value(field, &n.to_string())),
+        Value::String(s) => parse_size(s).ok_or_else(|| OntapError::invalid_value(field, s)),
+        other => Err(OntapError::invalid_value(field, &other.to_string())),
+    }
+}
+
+/// A volume (or FlexClone) to add when the create job finishes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateOp {
+    pub volume: Box<Volume>,
+    /// For a FlexClone without `clone.parent_snapshot`: the base snapshot to take of the parent first.
+    pub base_snapshot: Option<Snapshot>,
+}
+
+impl CreateOp {
+    pub fn is_flexclone(&self) -> bool {
+        self.volume.clone.is_some()
+    }
+
+    pub fn apply(&self, o: &mut Ontap) -> OntapResult<()> {
+        let mut vol = (*self.volume).clone();
+        if o.volume_by_name(&vol.svm_uuid, &vol.name).is_some() {
+            return Err(OntapError::new(
+                409,
+                codes::VOLUME_NAME_DUPLICATE,
+                format!("Duplicate volume name {}.", vol.name),
+            ));
+        }
+        if let Some(p) = vol.nas_path.clone() {
+            validate_junction(o, &vol.svm_uuid, &p, None)?;
+        }
+        if let Some(origin) = vol.clone.clone() {
+            let parent = o.volume_mut(&origin.parent_volume_uuid).ok_or_else(|| {
+                OntapError::bad_request(
+                    codes::CLONE_PARENT_NOT_FOUND,
+                    format!(
+                        "Parent volume \"{}\" does not exist.",
+                        origin.parent_volume_name
+                    ),
+                )
+            })?;
+            if !parent.is_online() {
+                return Err(OntapError::bad_request(
+                    codes::CLONE_CREATE_FAILED,
+                    format!(
+                        "Failed to create clone. Reason: Volume \"{}\" is not online.",
+                        parent.name
+                    ),
+                ));
+            }
+            if let Some(base) = &self.base_snapshot {
+                let mut base = base.clone();
+                base.files = parent.files.clone();
+                base.size = parent.files.logical_used();
+                base.create_time = Utc::now();
+                parent.snapshots.push(base);
+            }
+            let snap = parent
+                .snapshot(&origin.parent_snapshot_uuid)
+                .ok_or_else(|| {
+                    OntapError::bad_request(
+                        codes::CLONE_CREATE_FAILED,
+                        format!(
+                            "Failed to create clone. Reason: Snapshot \"{}\" does not exist.",
+                            origin.parent_snapshot_name
+                        ),
+                    )
+                })?;
+            // The clone starts as the snapshot's image, sharing every block with it.
+            vol.files = snap.files.clone();
+            vol.create_time = Utc::now();
+        }
+        o.volumes.push(vol);
+        Ok(())
+    }
+}
+
+pub async fn post(
+    State(sim): State<Arc<Sim>>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, OntapError> {
+    let q = QueryParams::parse(raw.as_deref());
+    q.check(&["return_timeout", "return_records"], None)?;
+    let timeout = q.return_timeout()?;
+    let return_records = q.bool("return_records")?.unwrap_or(false);
+    let b = body.0;
+    // Modelled fields, plus a few provisioning options that are accepted without effect on the simulation
+    // (guarantee, language, tiering, efficiency, qos, encryption) because common clients always send them.
+    const ALLOWED: &[&str] = &[
+        "name",
+        "svm",
+        "size",
+        "aggregates",
+        "nas",
+        "type",
+        "clone",
+        "comment",
+        "state",
+        "style",
+        "snapshot_policy",
+        "guarantee",
+        "language",
+        "tiering",
+        "efficiency",
+        "qos",
+        "encryption",
+    ];
+    super::body::check_fields(&b, ALLOWED)?;
+    if let Some(style) = b.get("style").and_then(Value::as_str) {
+        if style != "flexvol" {
+            return Err(OntapError::bad_request(
+                codes::NOT_SUPPORTED,
+                format!("Volume style \"{style}\" is not supported by the simulator."),
+            )
+            .with_target("style"));
+        }
+    }
+
+    let sim2 = sim.clone();
+    let (job_uuid, vol_uuid, vol_name) = sim.mutate(|w| -> OntapResult<(String, String, String)> {
+        let o = &mut w.ontap;
+        let name = b.get("name").and_then(Value::as_str).ok_or_else(|| OntapError::missing_field("name"))?;
+        validate_name(name)?;
+        let svm = super::body::resolve_svm(o, b.get("svm"), "svm")?;
+        if o.volume_by_name(&svm.uuid, name).is_some() {
+            return Err(OntapError::new(409, codes::VOLUME_NAME_DUPLICATE, format!("Duplicate volume name {name}.")).with_target("name"));
+        }
+        let pending_same_name = o.jobs.iter().any(|j| {
+            !j.state.is_terminal()
+                && matches!(&j.op, Some(JobOp::VolumeCreate(c)) if c.volume.name == name && c.volume.svm_uuid == svm.uuid)
+        });
+        if pending_same_name {
+            return Err(OntapError::new(
+                409,
+                "13107405",
+                format!("Another volume with name \"{name}\" is currently being created in Vserver \"{}\".", svm.name),
+            ));
+        }
+        let vol_type = b.get("type").and_then(Value::as_str).unwrap_or("rw").to_string();
+        let nas_path = b.pointer("/nas/path").and_then(Value::as_str).filter(|p| !p.is_empty()).map(str::to_string);
+        if let Some(p) = &nas_path {
+            validate_junction(o, &svm.uuid, p, None)?;
+        }
+        let is_clone = b.pointer("/clone/is_flexclone").and_then(Value::as_bool).unwrap_or(false);
+        let comment = b.get("comment").and_then(Value::as_str).map(str::to_string);
+        let state = match b.get("state").and_then(Value::as_str) {
+            None => VolumeState::Online,
+            Some(s) => VolumeState::parse(s).ok_or_else(|| OntapError::invalid_value("state", s))?,
+        };
+        let uuid = new_uuid();
+
+        let (volume, base_snapshot, description_svm) = if is_clone {
+            if !matches!(vol_type.as_str(), "rw" | "dp") {
+                return Err(OntapError::bad_request(codes::CLONE_INVALID_TYPE, "Invalid volume.type for clone volume.").with_target("type"));
+            }
+            for f in ["size", "aggregates"] {
+                if b.get(f).is_some() {
+                    return Err(OntapError::bad_request(
+                        codes::CLONE_FIELD_NOT_ALLOWED,
+                        format!("Field \"{f}\" cannot be specified when creating a FlexClone volume."),
+                    )
+                    .with_target(f));
+                }
+            }
+            let pv = b.pointer("/clone/parent_volume").ok_or_else(|| OntapError::missing_field("clone.parent_volume.name"))?;
+            let parent_svm = match b.pointer("/clone/parent_svm") {
+                Some(ps) => {
+                    if nas_path.is_some() {
+                        return Err(OntapError::bad_request(
+                            "1520442",
+                            "Specifying a junction path is not supported when \"clone.parent_svm\" is given.",
+                        ));
+                    }
+                    super::body::resolve_svm(o, Some(ps), "clone.parent_svm")?
+                }
+                None => svm.clone(),
+            };
+            let parent = match (pv.get("uuid").and_then(Value::as_str), pv.get("name").and_then(Value::as_str)) {
+                (Some(u), name) => o
+                    .volume(u)
+                    .filter(|v| name.is_none_or(|n| v.name == n))
+                    .filter(|v| v.svm_uuid == parent_svm.uuid),
+                (None, Some(n)) => o.volume_by_name(&parent_svm.uuid, n),
+                (None, None) => return Err(OntapError::missing_field("clone.parent_volume.name")),
+            }
+            .ok_or_else(|| {
+                OntapError::bad_request(
+                    codes::CLONE_PARENT_NOT_FOUND,
+                    format!(
+                        "Volume \"{}\" does not exist in Vserver \"{}\".",
+                        pv.get("name").or(pv.get("uuid")).and_then(Value::as_str).unwrap_or(""),
+                        parent_svm.name
+                    ),
+                )
+                .with_target("clone.parent_volume")
+            })?;
+            let (snap_uuid, snap_name, base) = match b.pointer("/clone/parent_snapshot") {
+                Some(ps) => {
+                    let by_uuid = ps.get("uuid").and_then(Value::as_str).map(|u| parent.snapshot(u));
+                    let by_name = ps.get("name").and_then(Value::as_str).map(|n| parent.snapshot_by_name(n));
+                    let snap = match (by_uuid, by_name) {
+                        (Some(a), Some(b)) => {
+                            if a.map(|s| &s.uuid) != b.map(|s| &s.uuid) {
+                                return Err(OntapError::bad_request(
+                                    codes::CLONE_SNAPSHOT_MISMATCH,
+                                    "The specified \"clone.parent_snapshot.uuid\" and \"clone.parent_snapshot.name\" refer to different Snapshot copies.",
+                                ));
+                            }
+                            a
+                        }
+                        (Some(a), None) => a,
+                        (None, Some(b)) => b,
+                        (None, None) => return Err(OntapError::missing_field("clone.parent_snapshot.name")),
+                    };
+                    let snap = snap.ok_or_else(|| {
+                        OntapError::bad_request(
+                            codes::CLONE_CREATE_FAILED,
+                            format!(
+                                "Failed to create clone. Reason: Snapshot copy \"{}\" does not exist in volume \"{}\".",
+                                ps.get("name").or(ps.get("uuid")).and_then(Value::as_str).unwrap_or(""),
+                                parent.name
+                            ),
+                        )
+                        .with_target("clone.parent_snapshot")
+                    })?;
+                    (snap.uuid.clone(), snap.name.clone(), None)
+                }
+                None => {
+                    let snap_name = format!("clone_{name}.{}", Utc::now().format("%Y-%m-%d_%H%M%S"));
+                    let s = Snapshot {
+                        uuid: new_uuid(),
+                        name: snap_name.clone(),
+                        comment: None,
+                        create_time: Utc::now(),
+                        files: Default::default(),
+                        size: 0,
+                    };
+                    (s.uuid.clone(), snap_name, Some(s))
+                }
+            };
+            let volume = Volume {
+                uuid: uuid.clone(),
+                name: name.to_string(),
+                svm_uuid: svm.uuid.clone(),
+                svm_name: svm.name.clone(),
+                state: VolumeState::Online,
+                vol_type: vol_type.clone(),
+                size: parent.size,
+                comment: comment.clone(),
+                create_time: Utc::now(),
+                nas_path: nas_path.clone(),
+                // A FlexClone inherits the parent's export policy unless one is given.
+                export_policy: b
+                    .pointer("/nas/export_policy/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| parent.export_policy.clone()),
+                security_style: parent.security_style.clone(),
+                unix_permissions: parent.unix_permissions.clone(),
+                aggregate: parent.aggregate.clone(),
+                snapshot_policy: "none".into(),
+                clone: Some(CloneOrigin {
+                    parent_volume_uuid: parent.uuid.clone(),
+                    parent_volume_name: parent.name.clone(),
+                    parent_snapshot_uuid: snap_uuid,
+                    parent_snapshot_name: snap_name,
+                    parent_svm_uuid: parent.svm_uuid.clone(),
+                    parent_svm_name: parent.svm_name.clone(),
+                }),
+                files: Default::default(),
+                snapshots: Vec::new(),
+                split_initiated: false,
+            };
+            (volume, base, (svm.uuid.clone(), svm.name.clone()))
+        } else {
+            if vol_type != "rw" && vol_type != "dp" {
+                return Err(OntapError::invalid_value("type", &vol_type));
+            }
+            let size = match b.get("size") {
+                Some(s) => size_value(s, "size")?,
+                None => 20 << 20,
+            };
+            if size < 20 << 20 {
+                return Err(OntapError::bad_request(
+                    "917534",
+                    "Cannot create volume. Reason: Size \"{size}B\" is too small. Minimum size is 20MB.".replace("{size}", &size.to_string()),
+                )
+                .with_target("size"));
+            }
+            let aggregate = match b.get("aggregates").and_then(Value::as_array).and_then(|a| a.first()) {
+                Some(a) => {
+                    let found = o.aggregates.iter().find(|x| {
+                        a.get("name").and_then(Value::as_str).is_some_and(|n| n == x.name)
+                            || a.get("uuid").and_then(Value::as_str).is_some_and(|u| u == x.uuid)
+                    });
+                    found.map(|x| x.name.clone()).ok_or_else(|| {
+                        OntapError::bad_request(codes::INVALID_FIELD, "The specified aggregate does not exist.").with_target("aggregates")
+                    })?
+                }
+                None => o.aggregates.first().map(|a| a.name.clone()).unwrap_or_default(),
+            };
+            let export_policy =
+                b.pointer("/nas/export_policy/name").and_then(Value::as_str).unwrap_or("default").to_string();
+            if !o.export_policies.iter().any(|p| p.svm_uuid == svm.uuid && p.name == export_policy) {
+                return Err(OntapError::bad_request("1703954", format!("Export policy \"{export_policy}\" does not exist."))
+                    .with_target("nas.export_policy.name"));
+            }
+            let volume = Volume {
+                uuid: uuid.clone(),
+                name: name.to_string(),
+                svm_uuid: svm.uuid.clone(),
+                svm_name: svm.name.clone(),
+                state,
+                vol_type,
+                size,
+                comment,
+                create_time: Utc::now(),
+                nas_path: nas_path.filter(|_| state == VolumeState::Online),
+                export_policy,
+                security_style: b.pointer("/nas/security_style").and_then(Value::as_str).unwrap_or("unix").to_string(),
+                unix_permissions: b
+                    .pointer("/nas/unix_permissions")
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_else(|| "755".into()),
+                aggregate,
+                snapshot_policy: b
+                    .pointer("/snapshot_policy/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string(),
+                clone: None,
+                files: Default::default(),
+                snapshots: Vec::new(),
+                split_initiated: false,
+            };
+            (volume, None, (svm.uuid.clone(), svm.name.clone()))
+        };
+        let vol_name = volume.name.clone();
+        let op = JobOp::VolumeCreate(CreateOp { volume: Box::new(volume), base_snapshot });
+        let job = jobs::submit(&sim2, o, "POST /api/storage/volumes".into(), Some(description_svm), op);
+        Ok((job, uuid, vol_name))
+    })?;
+    let record = return_records.then(|| json!({ "uuid": vol_uuid, "name": vol_name }));
+    // The UUID is assigned when the request is accepted, so Location names the object itself.
+    let location = format!("/api/storage/volumes/{vol_uuid}");
+    Ok(jobs::respond(&sim, &job_uuid, timeout, Verb::Post, Some(location), record).await)
+}
+
+/// Changes applied by a PATCH job.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PatchOp {
+    pub uuid: String,
+    /// `Some(None)` unmounts.
+    pub nas_path: Option<Option<String>>,
+    pub state: Option<VolumeState>,
+    pub comment: Option<String>,
+    pub size: Option<u64>,
+    pub export_policy: Option<String>,
+    pub name: Option<String>,
+    pub snapshot_policy: Option<String>,
+    pub split: bool,
+    /// Snapshot UUID to restore.
+    pub restore: Option<String>,
+}
+
+impl PatchOp {
+    pub fn apply(&self, o: &mut Ontap) -> OntapResult<()> {
+        let svm_uuid = o
+            .volume(&self.uuid)
+            .ok_or_else(|| OntapError::not_found("uuid"))?
+            .svm_uuid
+            .clone();
+        if let Some(Some(p)) = &self.nas_path {
+            validate_junction(o, &svm_uuid, p, Some(&self.uuid))?;
+        }
+        if let Some(n) = &self.name {
+            if o.volumes
+                .iter()
+                .any(|x| x.svm_uuid == svm_uuid && &x.name == n && x.uuid != self.uuid)
+            {
+                return Err(OntapError::new(
+                    409,
+                    codes::VOLUME_NAME_DUPLICATE,
+                    format!("Duplicate volume name {n}."),
+                ));
+            }
+            let uuid = self.uuid.clone();
+            // FlexClones and recovery-queue entries refer to their parent by name too.
+            for child in o
+                .volumes
+                .iter_mut()
+                .chain(o.recovery_queue.iter_mut().map(|d| &mut d.volume))
+            {
+                if let Some(c) = child
+                    .clone
+                    .as_mut()
+                    .filter(|c| c.parent_volume_uuid == uuid)
+                {
+                    c.parent_volume_name = n.clone();
+                }
+            }
+            o.volume_mut(&self.uuid).expect("exists").name = n.clone();
+        }
+        if let Some(snap_uuid) = &self.restore {
+            restore(o, &self.uuid, snap_uuid)?;
+        }
+        let v = o
+            .volume_mut(&self.uuid)
+            .ok_or_else(|| OntapError::not_found("uuid"))?;
+        if let Some(s) = self.state {
+            v.state = s;
+            if s != VolumeState::Online {
+                v.nas_path = None;
+            }
+        }
+        if let Some(p) = &self.nas_path {
+            if p.is_some() && !v.is_online() {
+                return Err(OntapError::bad_request(
+                    codes::VOLUME_NOT_ONLINE,
+                    format!(
+                        "Volume \"{}\" in Vserver \"{}\" is not online.",
+                        v.name, v.svm_name
+                    ),
+                ));
+            }
+            v.nas_path = p.clone();
+        }
+        if let Some(c) = &self.comment {
+            v.comment = if c.is_empty() { None } else { Some(c.clone()) };
+        }
+        if let Some(s) = self.size {
+            v.size = s;
+        }
+        if let Some(p) = &self.export_policy {
+            v.export_policy = p.clone();
+        }
+        if let Some(p) = &self.snapshot_policy {
+            v.snapshot_policy = p.clone();
+        }
+        if self.split {
+            // Split done: the clone owns its blocks and no longer pins the parent snapshot.
+            v.clone = None;
+            v.split_initiated = false;
+        }
+        Ok(())
+    }
+}
+
+/// Reverts a volume to a snapshot; snapshots newer than it are deleted (as `volume snapshot restore` does).
+pub fn restore(o: &mut Ontap, vol_uuid: &str, snap_uuid: &str) -> OntapResult<()> {
+    let v = o
+        .volume(vol_uuid)
+        .ok_or_else(|| OntapError::not_found("uuid"))?;
+    if !v.is_online() {
+        return Err(OntapError::bad_request(
+            codes::VOLUME_NOT_ONLINE,
+            format!(
+                "Volume \"{}\" in Vserver \"{}\" is not online.",
+                v.name, v.svm_name
+            ),
+        ));
+    }
+    let idx = v
+        .snapshots
+        .iter()
+        .position(|s| s.uuid == snap_uuid)
+        .ok_or_else(|| {
+            OntapError::bad_request(
+                codes::RESTORE_INVALID,
+                "The specified Snapshot copy does not exist.",
+            )
+            .with_target("restore_to.snapshot")
+        })?;
+    for newer in &v.snapshots[idx + 1..] {
+        let owners = o.snapshot_clone_owners(vol_uuid, &newer.uuid);
+        if !owners.is_empty() {
+            return Err(OntapError::bad_request(
+                codes::RESTORE_FAILED,
+                format!(
+                    "Failed to restore volume \"{}\" to Snapshot copy \"{}\". Reason: newer Snapshot copy \"{}\" is in use by FlexClone volume(s) {}.",
+                    v.name,
+                    v.snapshots[idx].name,
+                    newer.name,
+                    owners.join(", ")
+                ),
+            ));
+        }
+    }
+    let v = o.volume_mut(vol_uuid).expect("checked above");
+    v.files = v.snapshots[idx].files.clone();
+    v.snapshots.truncate(idx + 1);
+    Ok(())
+}
+
+pub async fn patch(
+    State(sim): State<Arc<Sim>>,
+    Path(uuid): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, OntapError> {
+    let q = QueryParams::parse(raw.as_deref());
+    q.check(
+        &[
+            "return_timeout",
+            "restore_to.snapshot.name",
+            "restore_to.snapshot.uuid",
+            "restore_to.snapshot.force",
+        ],
+        None,
+    )?;
+    let timeout = q.return_timeout()?;
+    let b = body.0;
+    super::body::check_fields(
+        &b,
+        &[
+            "nas",
+            "state",
+            "comment",
+            "size",
+            "clone",
+            "restore_to",
+            "name",
+            "snapshot_policy",
+        ],
+    )?;
+    let sim2 = sim.clone();
+    let job = sim.mutate(|w| -> OntapResult<String> {
+        let o = &mut w.ontap;
+        let v = o
+            .volume(&uuid)
+            .ok_or_else(|| OntapError::not_found("uuid"))?;
+        let mut op = PatchOp {
+            uuid: uuid.clone(),
+            ..Default::default()
+        };
+        if let Some(p) = b.pointer("/nas/path") {
+            let p = p
+                .as_str()
+                .ok_or_else(|| OntapError::invalid_value("nas.path", &p.to_string()))?;
+            if p.is_empty() {
+                op.nas_path = Some(None);
+            } else {
+                validate_junction(o, &v.svm_uuid, p, Some(&uuid))?;
+                op.nas_path = Some(Some(p.to_string()));
+            }
+        }
+        if let Some(p) = b.pointer("/nas/export_policy/name").and_then(Value::as_str) {
+            if !o
+                .export_policies
+                .iter()
+                .any(|x| x.svm_uuid == v.svm_uuid && x.name == p)
+            {
+                return Err(OntapError::bad_request(
+                    "1703954",
+                    format!("Export policy \"{p}\" does not exist."),
+                )
+                .with_target("nas.export_policy.name"));
+            }
+            op.export_policy = Some(p.to_string());
+        }
+        if let Some(s) = b.get("state") {
+            let s = s.as_str().unwrap_or_default();
+            op.state =
+                Some(VolumeState::parse(s).ok_or_else(|| OntapError::invalid_value("state", s))?);
+        }
+        if let Some(c) = b.get("comment") {
+            op.comment = Some(c.as_str().unwrap_or_default().to_string());
+        }
+        if let Some(n) = b.get("name") {
+            let n = n
+                .as_str()
+                .ok_or_else(|| OntapError::invalid_value("name", &n.to_string()))?;
+            validate_name(n)?;
+            if o.volume_by_name(&v.svm_uuid, n)
+                .is_some_and(|x| x.uuid != uuid)
+            {
+                return Err(OntapError::new(
+                    409,
+                    codes::VOLUME_NAME_DUPLICATE,
+                    format!("Duplicate volume name {n}."),
+                )
+                .with_target("name"));
+            }
+            op.name = Some(n.to_string());
+        }
+        if let Some(p) = b.pointer("/snapshot_policy/name") {
+            op.snapshot_policy = Some(
+                p.as_str()
+                    .ok_or_else(|| {
+                        OntapError::invalid_value("snapshot_policy.name", &p.to_string())
+                    })?
+                    .to_string(),
+            );
+        }
+        if let Some(s) = b.get("size") {
+            op.size = Some(size_value(s, "size")?);
+        }
+        if let Some(split) = b.pointer("/clone/split_initiated") {
+            match split.as_bool() {
+                Some(true) if v.clone.is_some() => op.split = true,
+                Some(true) => {
+                    return Err(OntapError::bad_request(
+                        codes::SPLIT_INVALID,
+                        format!("Volume \"{}\" is not a FlexClone volume.", v.name),
+                    )
+                    .with_target("clone.split_initiated"))
+                }
+                Some(false) => {}
+                None => {
+                    return Err(OntapError::invalid_value(
+                        "clone.split_initiated",
+                        &split.to_string(),
+                    ))
+                }
+            }
+        }
+        let restore_name = q.get("restore_to.snapshot.name").or_else(|| {
+            b.pointer("/restore_to/snapshot/name")
+                .and_then(Value::as_str)
+        });
+        let restore_uuid = q.get("restore_to.snapshot.uuid").or_else(|| {
+            b.pointer("/restore_to/snapshot/uuid")
+                .and_then(Value::as_str)
+        });
+        if restore_name.is_some() || restore_uuid.is_some() {
+            let snap = match (restore_uuid, restore_name) {
+                (Some(u), _) => v.snapshot(u),
+                (None, Some(n)) => v.snapshot_by_name(n),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                OntapError::bad_request(
+                    codes::RESTORE_INVALID,
+                    format!(
+                        "Snapshot copy \"{}\" does not exist in volume \"{}\".",
+                        restore_name.or(restore_uuid).unwrap_or_default(),
+                        v.name
+                    ),
+                )
+                .with_target("restore_to.snapshot")
+            })?;
+            op.restore = Some(snap.uuid.clone());
+        }
+        if op.split && v.split_initiated {
+            return Err(OntapError::bad_request(
+                codes::SPLIT_INVALID,
+                "A clone split is already in progress.",
+            ));
+        }
+        let svm = Some((v.svm_uuid.clone(), v.svm_name.clone()));
+        if op.split {
+            o.volume_mut(&uuid).expect("exists").split_initiated = true;
+        }
+        Ok(jobs::submit(
+            &sim2,
+            o,
+            format!("PATCH /api/storage/volumes/{uuid}"),
+            svm,
+            JobOp::VolumePatch(op),
+        ))
+    })?;
+    Ok(jobs::respond(&sim, &job, timeout, Verb::Patch, None, None).await)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteOp {
+    pub uuid: String,
+    /// Bypass the recovery queue.
+    pub force: bool,
+}
+
+impl DeleteOp {
+    pub fn apply(&self, o: &mut Ontap) -> OntapResult<()> {
+        let v = o
+            .volume(&self.uuid)
+            .ok_or_else(|| OntapError::not_found("uuid"))?;
+        let children: Vec<String> = o
+            .clone_children(&self.uuid)
+            .map(|(c, queued)| {
+                if queued {
+                    format!("{} (in the volume recovery queue)", c.name)
+                } else {
+                    c.name.clone()
+                }
+            })
+            .collect();
+        if !children.is_empty() {
+            return Err(OntapError::bad_request(
+                codes::VOLUME_HAS_CLONES,
+                format!(
+                    "Volume \"{}\" in Vserver \"{}\" has one or more clones: {}. Delete or split the clones first.",
+                    v.name,
+                    v.svm_name,
+                    children.join(", ")
+                ),
+            ));
+        }
+        let idx = o
+            .volumes
+            .iter()
+            .position(|x| x.uuid == self.uuid)
+            .expect("found above");
+        let mut vol = o.volumes.remove(idx);
+        vol.state = VolumeState::Offline;
+        vol.nas_path = None;
+        let retention = o.recovery_retention_hours;
+        if !self.force && retention > 0 {
+            let dsid = 1000 + o.recovery_queue.len() as u64 + o.volumes.len() as u64;
+            let queued_name = format!("{}_{}", vol.name, dsid);
+            o.recovery_queue.push(DeletedVolume {
+                volume: vol,
+                queued_name,
+                deleted_at: Utc::now(),
+            });
+        }
+        Ok(())
+    }
+}
+
+pub async fn delete(
+    State(sim): State<Arc<Sim>>,
+    Path(uuid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, OntapError> {
+    let q = QueryParams::parse(raw.as_deref());
+    q.check(&["return_timeout", "force"], None)?;
+    let timeout = q.return_timeout()?;
+    let force = q.bool("force")?.unwrap_or(false);
+    let sim2 = sim.clone();
+    let job = sim.mutate(|w| -> OntapResult<String> {
+        let o = &mut w.ontap;
+        let v = o
+            .volume(&uuid)
+            .ok_or_else(|| OntapError::not_found("uuid"))?;
+        let svm = Some((v.svm_uuid.clone(), v.svm_name.clone()));
+        Ok(jobs::submit(
+            &sim2,
+            o,
+            format!("DELETE /api/storage/volumes/{uuid}"),
+            svm,
+            JobOp::VolumeDelete(DeleteOp {
+                uuid: uuid.clone(),
+                force,
+            }),
+        ))
+    })?;
+    Ok(jobs::respond(&sim, &job, timeout, Verb::Delete, None, None).await)
+}
