@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `make demo`: the whole system on this machine. Brings up the environment (dev-up), applies deploy/examples/,
+# waits until every example is Ready, shows our objects and the simulator's inventory, then stays up until
+# Ctrl-C and tears everything down.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+export PATH="$kube_bin:$helm_bin:$PATH"
+cd "$root"
+
+sleeper=""
+trap 'echo; log "tearing down"; [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; scripts/dev-down.sh' EXIT
+trap 'exit 130' INT TERM
+
+scripts/dev-up.sh
+# shellcheck disable=SC1091
+. .dev/env
+kinds=(proxmoxclusters ontapclusters volumesnapshots vmdiskclones flexclonemounts)
+
+# The simulator's CA is generated per machine, so examples reference it through this Secret instead of inlining it.
+kubectl create namespace "$PVE_ONTAP_CONTROLLER_NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n "$PVE_ONTAP_CONTROLLER_NAMESPACE" create secret generic pve-ontap-sim-ca \
+  --from-file=ca.crt="$PVE_ONTAP_SIM_CA" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+
+shopt -s nullglob
+examples=(deploy/examples/*.yaml)
+if [ ${#examples[@]} -eq 0 ]; then
+  log "deploy/examples/ holds no manifests yet; nothing to apply"
+else
+  log "applying deploy/examples/"
+  kubectl apply -f deploy/examples/
+  if [ -n "$PVE_ONTAP_CONTROLLER_PROBLEM" ]; then
+    log "not waiting for Ready: $PVE_ONTAP_CONTROLLER_PROBLEM"
+  else
+    for kind in "${kinds[@]}"; do
+      if [ -n "$(kubectl get "$kind" -A -o name 2>/dev/null)" ]; then
+        log "waiting for $kind to be Ready"
+        kubectl wait --for=condition=Ready "$kind" --all -A --timeout=300s \
+          || log "WARNING: not every $kind became Ready (kubectl describe $kind -A; .dev/logs/controller.log)"
+      fi
+    done
+  fi
+fi
+
+echo
+log "our objects (kubectl get pveontap -A):"
+kubectl get pveontap -A 2>/dev/null || echo "  (none)"
+echo
+log "simulator inventory (GET $PVE_ONTAP_SIM_ONTAP_URL/_sim/inventory):"
+curl -sf --cacert "$PVE_ONTAP_SIM_CA" "$PVE_ONTAP_SIM_ONTAP_URL/_sim/inventory" | python3 -c '
+import json, sys
+def label(item):
+    if isinstance(item, dict):
+        for key in ("name", "vmid", "id", "path", "uuid"):
+            if key in item:
+                return str(item[key])
+    return None
+def show(value, indent):
+    for key, sub in value.items():
+        if isinstance(sub, list):
+            names = [n for n in map(label, sub) if n]
+            detail = (": " + ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")) if names else ""
+            print(f"{indent}{key}: {len(sub)}{detail}")
+        elif isinstance(sub, dict) and indent == "  ":
+            print(f"{indent}{key}:")
+            show(sub, indent + "  ")
+        elif isinstance(sub, dict):
+            print(f"{indent}{key}: {len(sub)} entries")
+        else:
+            print(f"{indent}{key}: {sub}")
+show(json.load(sys.stdin), "  ")
+' || log "WARNING: could not read the simulator inventory"
+
+cat <<USAGE
+
+Everything is up. In another terminal:
+  export KUBECONFIG=$root/.dev/kubeconfig      # or: . .dev/env
+  kubectl get pveontap -A                      # VmDiskClones, VolumeSnapshots, FlexCloneMounts, backends
+  kubectl describe vmdiskclone -A              # conditions and events
+  kubectl apply -f deploy/examples/            # edit and re-apply examples
+  curl -s --cacert .dev/sim-tls/ca.crt $PVE_ONTAP_SIM_ONTAP_URL/_sim/inventory
+Logs: .dev/logs/ (controller.log, sim.log, controlplane.log; kube-apiserver/etcd logs in .dev/controlplane/)
+Press Ctrl-C to stop and tear everything down.
+USAGE
+while true; do
+  sleep 3600 &
+  sleeper=$!
+  wait "$sleeper"
+done
