@@ -1,0 +1,35 @@
+//! Custom resource types of group `pveontap.io/v1alpha1`. Pure data: no IO, so they compile and test on their own.
+
+pub mod common;
+pub mod conditions;
+pub mod flex_clone_mount;
+pub mod ontap_cluster;
+pub mod proxmox_cluster;
+pub mod vm_disk_clone;
+pub mod volume_snapshot;
+
+pub use common::{DeletionPolicy, Phase, FINALIZER};
+pub use flex_clone_mount::{FlexCloneMount, FlexCloneMountSpec, FlexCloneMountStatus};
+pub use ontap_cluster::{OntapCluster, OntapClusterSpec, OntapClusterStatus};
+pub use proxmox_cluster::{ProxmoxCluster, ProxmoxClusterSpec, ProxmoxClusterStatus};
+pub use vm_disk_clone::{VmDiskClone, VmDiskCloneSpec, VmDiskCloneStatus};
+pub use volume_snapshot::{VolumeSnapshot, VolumeSnapshotSpec, VolumeSnapshotStatus};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// Every CRD this controller serves, with the file name `crdgen` writes it to.
+pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
+    vec![
+        ("proxmoxclusters.yaml", ProxmoxCluster::crd()),
+        ("ontapclusters.yaml", OntapCluster::crd()),
+        ("vmdiskclones.yaml", VmDiskClone::crd()),
+        ("volumesnapshots.yaml", VolumeSnapshot::crd()),
+        ("flexclonemounts.yaml", FlexCloneMount::crd()),
+    ]
+}
+
+/// Renders one CRD as YAML, exactly as `crds/*.yaml` holds it.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
+    serde_yaml::to_string(crd)
+}

@@ -1,0 +1,82 @@
+//! `OntapCluster`: an ONTAP cluster (or SVM management endpoint) the namespaced kinds may use.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{SecretKeyRef, SecretRef, HTTPS_URL_PATTERN, K8S_NAMESPACE_PATTERN};
+
+/// An ONTAP cluster reached through its REST API with HTTP basic auth (Secret keys `username`, `password`).
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "pveontap.io",
+    version = "v1alpha1",
+    kind = "OntapCluster",
+    doc = "An ONTAP cluster whose NFS volumes back Proxmox storages.",
+    plural = "ontapclusters",
+    shortname = "otc",
+    category = "pveontap",
+    status = "OntapClusterStatus",
+    printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".spec.endpoint"}"#,
+    printcolumn = r#"{"name":"Cluster","type":"string","jsonPath":".status.clusterName"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.version"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct OntapClusterSpec {
+    /// Management endpoint, e.g. `https://cluster1.example.com`.
+    #[schemars(length(max = 2048), regex(pattern = HTTPS_URL_PATTERN))]
+    pub endpoint: String,
+    /// Secret with `username` and `password`.
+    pub credentials_secret_ref: SecretRef,
+    /// Secret key holding the PEM CA bundle that signs the management certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle_secret_ref: Option<SecretKeyRef>,
+    /// Skip TLS verification. Only for tests; the object then carries an `InsecureTLS` warning condition.
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    pub insecure_skip_tls_verify: bool,
+    /// Namespaces whose objects may use this cluster; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = K8S_NAMESPACE_PATTERN)))]
+    pub allowed_namespaces: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OntapClusterStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_uuid: Option<String>,
+    /// `generation.major.minor`, e.g. `9.14.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub svms: Vec<OntapSvmStatus>,
+    /// Human-readable summary of the last reconcile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OntapSvmStatus {
+    pub name: String,
+    pub uuid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl OntapClusterSpec {
+    /// Whether objects in `namespace` may use this cluster.
+    pub fn allows_namespace(&self, namespace: &str) -> bool {
+        self.allowed_namespaces.is_empty() || self.allowed_namespaces.iter().any(|n| n == namespace)
+    }
+}

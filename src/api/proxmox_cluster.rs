@@ -1,0 +1,81 @@
+//! `ProxmoxCluster`: a Proxmox VE cluster the namespaced kinds may use.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{SecretKeyRef, SecretRef, HTTPS_URL_PATTERN, K8S_NAMESPACE_PATTERN};
+
+/// A Proxmox VE cluster reached through its API. Credentials come from a Secret with either `token`
+/// (`USER@REALM!ID=SECRET`) or `username` + `password`.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "pveontap.io",
+    version = "v1alpha1",
+    kind = "ProxmoxCluster",
+    doc = "A Proxmox VE cluster the namespaced kinds of pveontap.io may use.",
+    plural = "proxmoxclusters",
+    shortname = "pxc",
+    category = "pveontap",
+    status = "ProxmoxClusterStatus",
+    printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".spec.endpoints[0]"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.version"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxmoxClusterSpec {
+    /// API endpoints (`https://host:port`), tried in order; the next one is used when one cannot be reached.
+    #[schemars(length(min = 1, max = 16), inner(length(max = 2048), regex(pattern = HTTPS_URL_PATTERN)))]
+    pub endpoints: Vec<String>,
+    /// Secret with `token`, or `username` and `password`.
+    pub credentials_secret_ref: SecretRef,
+    /// Secret key holding the PEM CA bundle that signs the API certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle_secret_ref: Option<SecretKeyRef>,
+    /// Skip TLS verification. Only for tests; the object then carries an `InsecureTLS` warning condition.
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    pub insecure_skip_tls_verify: bool,
+    /// Namespaces whose objects may use this cluster; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = K8S_NAMESPACE_PATTERN)))]
+    pub allowed_namespaces: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxmoxClusterStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Proxmox VE version (`GET /version`), e.g. `9.0.3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The endpoint that answered last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Cluster nodes and their state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<ProxmoxNodeStatus>,
+    /// Human-readable summary of the last reconcile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxmoxNodeStatus {
+    pub name: String,
+    /// `online`, `offline` or `unknown`, as Proxmox reports it.
+    pub status: String,
+}
+
+impl ProxmoxClusterSpec {
+    /// Whether objects in `namespace` may use this cluster.
+    pub fn allows_namespace(&self, namespace: &str) -> bool {
+        self.allowed_namespaces.is_empty() || self.allowed_namespaces.iter().any(|n| n == namespace)
+    }
+}

@@ -1,0 +1,228 @@
+//! `VolumeSnapshot` (`volumesnapshots.pveontap.io`): an ONTAP snapshot of the volume behind a Proxmox storage.
+//!
+//! The kind shares its name with CSI's `snapshot.storage.k8s.io` VolumeSnapshot; use
+//! `kubectl get volumesnapshots.pveontap.io`, the short name `ovs` or the category `pveontap`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    immutable_optional_rule, push_validations, ClusterRef, DeletionPolicy, Phase, VmRestore,
+    ONTAP_SNAPSHOT_NAME_PATTERN, ONTAP_SVM_NAME_PATTERN, ONTAP_VOLUME_NAME_PATTERN,
+    PVE_STORAGE_ID_PATTERN,
+};
+
+/// A snapshot of one ONTAP volume, named either through a Proxmox storage or directly.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "pveontap.io",
+    version = "v1alpha1",
+    kind = "VolumeSnapshot",
+    doc = "An ONTAP snapshot of the volume behind a Proxmox storage (not the CSI VolumeSnapshot; use volumesnapshots.pveontap.io).",
+    plural = "volumesnapshots",
+    shortname = "ovs",
+    category = "pveontap",
+    namespaced,
+    status = "VolumeSnapshotStatus",
+    printcolumn = r#"{"name":"Storage","type":"string","jsonPath":".spec.storage"}"#,
+    printcolumn = r#"{"name":"Volume","type":"string","jsonPath":".status.volumeName"}"#,
+    printcolumn = r#"{"name":"Snapshot","type":"string","jsonPath":".status.snapshotName"}"#,
+    printcolumn = r#"{"name":"ReadyToUse","type":"boolean","jsonPath":".status.readyToUse"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = volume_snapshot_rules)]
+pub struct VolumeSnapshotSpec {
+    /// The `ProxmoxCluster` whose storage `storage` names the volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxmox_cluster_ref: Option<ClusterRef>,
+    /// Proxmox NFS storage id; its server and export are resolved to the ONTAP volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 100), regex(pattern = PVE_STORAGE_ID_PATTERN))]
+    pub storage: Option<String>,
+    /// The ONTAP volume named directly (instead of `proxmoxClusterRef` + `storage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ontap_volume: Option<OntapVolumeRef>,
+    /// Name of the snapshot to create; default derived from the object's UID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255), regex(pattern = ONTAP_SNAPSHOT_NAME_PATTERN))]
+    pub snapshot_name: Option<String>,
+    /// Adopt this existing snapshot (made outside Kubernetes) instead of creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255), regex(pattern = ONTAP_SNAPSHOT_NAME_PATTERN))]
+    pub existing_snapshot_name: Option<String>,
+    /// Comment stored with the snapshot (the controller adds its ownership marker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200))]
+    pub comment: Option<String>,
+    /// Applied to every running VM with a disk on the storage for the moment of the snapshot.
+    #[serde(default)]
+    pub consistency: SnapshotConsistency,
+    /// Fail instead of snapshotting crash-consistent when the consistency cannot be applied.
+    #[serde(default)]
+    pub require_consistency: bool,
+    /// Default `Delete`, or `Retain` for an adopted snapshot (`existingSnapshotName`); a static schema default
+    /// cannot depend on another field, so the default is resolved by [`VolumeSnapshotSpec::deletion_policy`].
+    #[serde(
+        default,
+        rename = "deletionPolicy",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deletion_policy_override: Option<DeletionPolicy>,
+}
+
+fn volume_snapshot_rules(schema: &mut schemars::Schema) {
+    let mut rules = vec![
+        (
+            "has(self.storage) != has(self.ontapVolume)".to_string(),
+            "exactly one of storage or ontapVolume must be set",
+        ),
+        (
+            "has(self.storage) == has(self.proxmoxClusterRef)".to_string(),
+            "storage and proxmoxClusterRef go together",
+        ),
+        (
+            "!(has(self.snapshotName) && has(self.existingSnapshotName))".to_string(),
+            "snapshotName and existingSnapshotName are mutually exclusive",
+        ),
+        (
+            "!has(self.ontapVolume) || !has(self.consistency) || self.consistency == 'None'".to_string(),
+            "consistency needs proxmoxClusterRef and storage to find the VMs",
+        ),
+        (
+            "!has(self.existingSnapshotName) || !has(self.consistency) || self.consistency == 'None'".to_string(),
+            "an adopted snapshot already exists; consistency must be None",
+        ),
+    ];
+    for (field, message) in [
+        ("proxmoxClusterRef", "proxmoxClusterRef is immutable"),
+        ("storage", "storage is immutable"),
+        ("ontapVolume", "ontapVolume is immutable"),
+        ("snapshotName", "snapshotName is immutable"),
+        ("existingSnapshotName", "existingSnapshotName is immutable"),
+    ] {
+        rules.push((immutable_optional_rule(field), message));
+    }
+    push_validations(schema, rules);
+}
+
+/// An ONTAP volume named directly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OntapVolumeRef {
+    pub ontap_cluster_ref: ClusterRef,
+    #[schemars(length(min = 1, max = 47), regex(pattern = ONTAP_SVM_NAME_PATTERN))]
+    pub svm: String,
+    #[schemars(length(min = 1, max = 203), regex(pattern = ONTAP_VOLUME_NAME_PATTERN))]
+    pub name: String,
+}
+
+/// Consistency applied to the storage's running VMs for the moment of the snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum SnapshotConsistency {
+    #[default]
+    None,
+    FsFreeze,
+    Suspend,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSnapshotStatus {
+    #[serde(default)]
+    pub phase: Phase,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub ready_to_use: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub svm: Option<String>,
+    /// The `OntapCluster` holding the volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ontap_cluster: Option<String>,
+    /// Creation time reported by ONTAP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<Time>,
+    /// The snapshot was adopted (`existingSnapshotName`), not created by this object.
+    #[serde(default)]
+    pub adopted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency_applied: Option<SnapshotConsistency>,
+    /// ONTAP job (snapshot create/delete) still running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_uuid: Option<String>,
+    /// VM state changes made and not yet undone; recorded before each change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore: Vec<VmRestore>,
+}
+
+impl VolumeSnapshotSpec {
+    /// The effective deletion policy: explicit, else `Retain` for an adopted snapshot, else `Delete`.
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        match (self.deletion_policy_override, &self.existing_snapshot_name) {
+            (Some(policy), _) => policy,
+            (None, Some(_)) => DeletionPolicy::Retain,
+            (None, None) => DeletionPolicy::Delete,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> VolumeSnapshotSpec {
+        VolumeSnapshotSpec {
+            proxmox_cluster_ref: Some(ClusterRef { name: "pve".into() }),
+            storage: Some("nfs1".into()),
+            ontap_volume: None,
+            snapshot_name: None,
+            existing_snapshot_name: None,
+            comment: None,
+            consistency: SnapshotConsistency::None,
+            require_consistency: false,
+            deletion_policy_override: None,
+        }
+    }
+
+    #[test]
+    fn deletion_policy_defaults() {
+        assert_eq!(spec().deletion_policy(), DeletionPolicy::Delete);
+        let adopted = VolumeSnapshotSpec {
+            existing_snapshot_name: Some("hourly.0".into()),
+            ..spec()
+        };
+        assert_eq!(adopted.deletion_policy(), DeletionPolicy::Retain);
+        let forced = VolumeSnapshotSpec {
+            deletion_policy_override: Some(DeletionPolicy::Delete),
+            ..adopted
+        };
+        assert_eq!(forced.deletion_policy(), DeletionPolicy::Delete);
+    }
+
+    #[test]
+    fn deletion_policy_serializes_as_deletion_policy() {
+        let s = VolumeSnapshotSpec {
+            deletion_policy_override: Some(DeletionPolicy::Retain),
+            ..spec()
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["deletionPolicy"], "Retain");
+    }
+}
