@@ -1,1 +1,9 @@
 //! pve-ontap-controller: declarative ONTAP FileClone, snapshots and FlexClone mounts for Proxmox VE.
+pub mod api;
+pub mod config;
+pub mod controller;
+pub mod leader;
+pub mod metrics;
+pub mod ontap;
+pub mod proxmox;
+pub mod telemetry;

@@ -1,0 +1,520 @@
+//! ProxmoxCluster and OntapCluster: credentials from Secrets, one cached client per backend, the namespace
+//! allow-list, and the reconcilers that probe each backend and report Ready.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use tracing::{info, instrument};
+
+use super::client_cache::ClientCache;
+use super::context::Context;
+use super::error::{Error, RetryClass};
+use super::ports::{OntapClient, PveClient};
+use super::status::apply_status;
+use crate::api::common::{secret_keys, SecretKeyRef, SecretRef};
+use crate::api::conditions::{self, INSECURE_TLS, READY};
+use crate::api::ontap_cluster::OntapSvmStatus;
+use crate::api::proxmox_cluster::ProxmoxNodeStatus;
+use crate::api::{OntapCluster, OntapClusterStatus, ProxmoxCluster, ProxmoxClusterStatus};
+
+/// Proxmox credentials; `Debug` never shows secrets.
+#[derive(Clone)]
+pub enum PveCredentials {
+    /// `USER@REALM!ID=SECRET`
+    Token(String),
+    UserPassword {
+        username: String,
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for PveCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PveCredentials::Token(t) => {
+                let id = t.split_once('=').map(|(id, _)| id).unwrap_or("?");
+                write!(f, "Token({id}=<redacted>)")
+            }
+            PveCredentials::UserPassword { username, .. } => {
+                write!(f, "UserPassword({username}, <redacted>)")
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PveConnect {
+    pub endpoints: Vec<String>,
+    pub credentials: PveCredentials,
+    pub ca_pem: Option<String>,
+    pub insecure: bool,
+}
+
+#[derive(Clone)]
+pub struct OntapConnect {
+    pub endpoint: String,
+    pub username: String,
+    pub password: String,
+    pub ca_pem: Option<String>,
+    pub insecure: bool,
+}
+
+impl std::fmt::Debug for OntapConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OntapConnect")
+            .field("endpoint", &self.endpoint)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+/// Builds clients; the default builds the typed HTTPS clients (see `adapters`).
+pub trait ClientFactory: Send + Sync {
+    fn proxmox(&self, name: &str, c: PveConnect) -> Result<PveClient, Error>;
+    fn ontap(&self, name: &str, c: OntapConnect) -> Result<OntapClient, Error>;
+}
+
+pub struct BackendCache {
+    factory: Arc<dyn ClientFactory>,
+    pve: ClientCache<dyn super::ports::Pve>,
+    ontap: ClientCache<dyn super::ports::Ontap>,
+}
+
+impl Default for BackendCache {
+    fn default() -> Self {
+        Self::with_factory(Arc::new(super::adapters::HttpClientFactory))
+    }
+}
+
+impl BackendCache {
+    pub fn with_factory(factory: Arc<dyn ClientFactory>) -> Self {
+        Self {
+            factory,
+            pve: ClientCache::default(),
+            ontap: ClientCache::default(),
+        }
+    }
+}
+
+async fn read_secret(ctx: &Context, namespace: &str, name: &str) -> Result<Secret, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.get_opt(name).await? {
+        Some(s) => Ok(s),
+        None => Err(Error::Secret {
+            namespace: namespace.into(),
+            name: name.into(),
+            reason: "not found".into(),
+        }),
+    }
+}
+
+fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+    let bytes = secret.data.as_ref()?.get(key)?;
+    String::from_utf8(bytes.0.clone())
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn secret_error(r: &SecretRef, reason: impl Into<String>) -> Error {
+    Error::Secret {
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads a CA bundle; returns it and the Secret's resourceVersion.
+async fn read_ca(
+    ctx: &Context,
+    r: &Option<SecretKeyRef>,
+) -> Result<(Option<String>, String), Error> {
+    let Some(r) = r else {
+        return Ok((None, String::new()));
+    };
+    let secret = read_secret(ctx, &r.namespace, &r.name).await?;
+    let pem = secret_value(&secret, &r.key).ok_or_else(|| Error::Secret {
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        reason: format!("key {:?} is missing or empty", r.key),
+    })?;
+    Ok((Some(pem), secret.resource_version().unwrap_or_default()))
+}
+
+/// Client of a ProxmoxCluster, built from its Secrets (cached while nothing changed).
+pub async fn proxmox_client(ctx: &Context, pc: &ProxmoxCluster) -> Result<PveClient, Error> {
+    let spec = &pc.spec;
+    let creds_ref = &spec.credentials_secret_ref;
+    let secret = read_secret(ctx, &creds_ref.namespace, &creds_ref.name).await?;
+    let credentials = if let Some(token) = secret_value(&secret, secret_keys::TOKEN) {
+        PveCredentials::Token(token)
+    } else {
+        match (
+            secret_value(&secret, secret_keys::USERNAME),
+            secret_value(&secret, secret_keys::PASSWORD),
+        ) {
+            (Some(username), Some(password)) => PveCredentials::UserPassword { username, password },
+            _ => {
+                return Err(secret_error(
+                    creds_ref,
+                    "needs key `token`, or `username` and `password`",
+                ))
+            }
+        }
+    };
+    let (ca_pem, ca_version) = read_ca(ctx, &spec.ca_bundle_secret_ref).await?;
+    let version = format!(
+        "{}/{}/{}",
+        pc.resource_version().unwrap_or_default(),
+        secret.resource_version().unwrap_or_default(),
+        ca_version
+    );
+    let name = pc.name_any();
+    let connect = PveConnect {
+        endpoints: spec.endpoints.clone(),
+        credentials,
+        ca_pem,
+        insecure: spec.insecure_skip_tls_verify,
+    };
+    ctx.backends.pve.get_or_build(&name, &version, || {
+        ctx.backends.factory.proxmox(&name, connect)
+    })
+}
+
+pub async fn ontap_client(ctx: &Context, oc: &OntapCluster) -> Result<OntapClient, Error> {
+    let spec = &oc.spec;
+    let creds_ref = &spec.credentials_secret_ref;
+    let secret = read_secret(ctx, &creds_ref.namespace, &creds_ref.name).await?;
+    let (Some(username), Some(password)) = (
+        secret_value(&secret, secret_keys::USERNAME),
+        secret_value(&secret, secret_keys::PASSWORD),
+    ) else {
+        return Err(secret_error(
+            creds_ref,
+            "needs keys `username` and `password`",
+        ));
+    };
+    let (ca_pem, ca_version) = read_ca(ctx, &spec.ca_bundle_secret_ref).await?;
+    let version = format!(
+        "{}/{}/{}",
+        oc.resource_version().unwrap_or_default(),
+        secret.resource_version().unwrap_or_default(),
+        ca_version
+    );
+    let name = oc.name_any();
+    let connect = OntapConnect {
+        endpoint: spec.endpoint.clone(),
+        username,
+        password,
+        ca_pem,
+        insecure: spec.insecure_skip_tls_verify,
+    };
+    ctx.backends.ontap.get_or_build(&name, &version, || {
+        ctx.backends.factory.ontap(&name, connect)
+    })
+}
+
+/// The ProxmoxCluster `name` for an object in `namespace`: the allow-list is checked before any backend call.
+pub async fn proxmox_for(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<(ProxmoxCluster, PveClient), Error> {
+    let api: Api<ProxmoxCluster> = Api::all(ctx.client.clone());
+    let pc = api
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| Error::BackendNotFound {
+            kind: "ProxmoxCluster",
+            name: name.into(),
+        })?;
+    if !pc.spec.allows_namespace(namespace) {
+        return Err(Error::NamespaceForbidden {
+            kind: "ProxmoxCluster",
+            name: name.into(),
+            namespace: namespace.into(),
+        });
+    }
+    let client = proxmox_client(ctx, &pc).await?;
+    Ok((pc, client))
+}
+
+/// The OntapCluster `name` for an object in `namespace` (allow-list first).
+pub async fn ontap_for(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<(OntapCluster, OntapClient), Error> {
+    let api: Api<OntapCluster> = Api::all(ctx.client.clone());
+    let oc = api
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| Error::BackendNotFound {
+            kind: "OntapCluster",
+            name: name.into(),
+        })?;
+    if !oc.spec.allows_namespace(namespace) {
+        return Err(Error::NamespaceForbidden {
+            kind: "OntapCluster",
+            name: name.into(),
+            namespace: namespace.into(),
+        });
+    }
+    let client = ontap_client(ctx, &oc).await?;
+    Ok((oc, client))
+}
+
+/// Every OntapCluster objects in `namespace` may use, with clients. Clusters that forbid the namespace are
+/// never contacted; their names are returned separately so errors can mention them.
+pub async fn ontaps_for(
+    ctx: &Context,
+    namespace: &str,
+) -> Result<(Vec<(OntapCluster, OntapClient)>, Vec<String>), Error> {
+    let api: Api<OntapCluster> = Api::all(ctx.client.clone());
+    let mut allowed = Vec::new();
+    let mut forbidden = Vec::new();
+    for oc in api.list(&ListParams::default()).await? {
+        if oc.spec.allows_namespace(namespace) {
+            let client = ontap_client(ctx, &oc).await?;
+            allowed.push((oc, client));
+        } else {
+            forbidden.push(oc.name_any());
+        }
+    }
+    Ok((allowed, forbidden))
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// Backend reconcilers
+
+#[instrument(skip_all, fields(kind = "ProxmoxCluster", name = %pc.name_any()))]
+pub async fn reconcile_proxmox(
+    pc: Arc<ProxmoxCluster>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started("ProxmoxCluster");
+    let api: Api<ProxmoxCluster> = Api::all(ctx.client.clone());
+    let uid = pc.uid().unwrap_or_default();
+    let generation = pc.meta().generation;
+    let mut status = pc.status.clone().unwrap_or_default();
+    let before = status.clone();
+    let probe = async {
+        let client = proxmox_client(&ctx, &pc).await?;
+        let version = client.version().await?;
+        let nodes = client.nodes().await?;
+        Ok::<_, Error>((version, nodes))
+    }
+    .await;
+    insecure_condition(
+        &mut status.conditions,
+        pc.spec.insecure_skip_tls_verify,
+        generation,
+    );
+    status.observed_generation = generation;
+    let result = match probe {
+        Ok((version, nodes)) => {
+            let msg = format!("Proxmox VE {version}, {} node(s)", nodes.len());
+            status.version = Some(version);
+            status.endpoint = pc.spec.endpoints.first().cloned();
+            status.nodes = nodes
+                .into_iter()
+                .map(|(name, status)| ProxmoxNodeStatus { name, status })
+                .collect();
+            set_ready(&mut status.conditions, true, "Connected", &msg, generation);
+            status.message = Some(msg);
+            ctx.backoff.reset(&uid);
+            Ok(Action::requeue(ctx.settings.resync))
+        }
+        Err(e) => {
+            ctx.metrics.reconcile_failed("ProxmoxCluster", e.category());
+            set_ready(
+                &mut status.conditions,
+                false,
+                e.category(),
+                &e.to_string(),
+                generation,
+            );
+            status.message = Some(e.to_string());
+            Err(e)
+        }
+    };
+    write_backend_status(&ctx, &api, pc.as_ref(), &before, &status).await?;
+    result
+}
+
+#[instrument(skip_all, fields(kind = "OntapCluster", name = %oc.name_any()))]
+pub async fn reconcile_ontap(oc: Arc<OntapCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started("OntapCluster");
+    let api: Api<OntapCluster> = Api::all(ctx.client.clone());
+    let uid = oc.uid().unwrap_or_default();
+    let generation = oc.meta().generation;
+    let mut status = oc.status.clone().unwrap_or_default();
+    let before = status.clone();
+    let probe = async {
+        let client = ontap_client(&ctx, &oc).await?;
+        client.facts().await
+    }
+    .await;
+    insecure_condition(
+        &mut status.conditions,
+        oc.spec.insecure_skip_tls_verify,
+        generation,
+    );
+    status.observed_generation = generation;
+    let result = match probe {
+        Ok(facts) => {
+            let msg = format!(
+                "ONTAP {} ({}), {} SVM(s)",
+                facts.version,
+                facts.name,
+                facts.svms.len()
+            );
+            status.cluster_name = Some(facts.name);
+            status.cluster_uuid = Some(facts.uuid);
+            status.version = Some(facts.version);
+            status.svms = facts
+                .svms
+                .into_iter()
+                .map(|(name, uuid, state)| OntapSvmStatus { name, uuid, state })
+                .collect();
+            set_ready(&mut status.conditions, true, "Connected", &msg, generation);
+            status.message = Some(msg);
+            ctx.backoff.reset(&uid);
+            Ok(Action::requeue(ctx.settings.resync))
+        }
+        Err(e) => {
+            ctx.metrics.reconcile_failed("OntapCluster", e.category());
+            set_ready(
+                &mut status.conditions,
+                false,
+                e.category(),
+                &e.to_string(),
+                generation,
+            );
+            status.message = Some(e.to_string());
+            Err(e)
+        }
+    };
+    write_backend_status(&ctx, &api, oc.as_ref(), &before, &status).await?;
+    result
+}
+
+fn set_ready(
+    conds: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    ok: bool,
+    reason: &str,
+    msg: &str,
+    generation: Option<i64>,
+) {
+    conditions::set_condition(
+        conds,
+        conditions::new_condition(READY, ok, reason, msg, generation, conditions::now()),
+    );
+}
+
+fn insecure_condition(
+    conds: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    insecure: bool,
+    generation: Option<i64>,
+) {
+    if insecure {
+        conditions::set_condition(
+            conds,
+            conditions::new_condition(
+                INSECURE_TLS,
+                true,
+                "InsecureSkipTLSVerify",
+                "TLS certificate verification is disabled; configure caBundleSecretRef instead",
+                generation,
+                conditions::now(),
+            ),
+        );
+    } else {
+        conditions::remove_condition(conds, INSECURE_TLS);
+    }
+}
+
+trait BackendStatus: PartialEq + serde::Serialize {
+    fn ready(&self) -> bool;
+    fn insecure(&self) -> bool;
+    fn message(&self) -> String;
+}
+
+impl BackendStatus for ProxmoxClusterStatus {
+    fn ready(&self) -> bool {
+        conditions::is_true(&self.conditions, READY)
+    }
+    fn insecure(&self) -> bool {
+        conditions::is_true(&self.conditions, INSECURE_TLS)
+    }
+    fn message(&self) -> String {
+        self.message.clone().unwrap_or_default()
+    }
+}
+
+impl BackendStatus for OntapClusterStatus {
+    fn ready(&self) -> bool {
+        conditions::is_true(&self.conditions, READY)
+    }
+    fn insecure(&self) -> bool {
+        conditions::is_true(&self.conditions, INSECURE_TLS)
+    }
+    fn message(&self) -> String {
+        self.message.clone().unwrap_or_default()
+    }
+}
+
+/// Writes the status only when it changed, with an Event on each change of readiness or TLS mode.
+async fn write_backend_status<K, S>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    before: &S,
+    after: &S,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: BackendStatus,
+{
+    if before == after {
+        return Ok(());
+    }
+    apply_status(api, &obj.name_any(), after).await?;
+    if after.ready() != before.ready() || before.message() != after.message() {
+        if after.ready() {
+            info!(message = %after.message(), "backend ready");
+            ctx.normal(obj, "Connected", after.message()).await;
+        } else {
+            ctx.warning(obj, "NotReady", after.message()).await;
+        }
+    }
+    if after.insecure() && !before.insecure() {
+        ctx.warning(
+            obj,
+            "InsecureSkipTLSVerify",
+            "TLS certificate verification is disabled",
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Backends retry transient failures with backoff and re-probe permanent ones at the resync period.
+pub fn error_policy<K: Resource<DynamicType = ()>>(
+    obj: Arc<K>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> kube::runtime::controller::Action {
+    match err.retry_class() {
+        RetryClass::Transient => Action::requeue(
+            ctx.backoff
+                .next_delay(&obj.meta().uid.clone().unwrap_or_default()),
+        ),
+        RetryClass::Permanent => Action::requeue(ctx.settings.resync),
+    }
+}

@@ -1,0 +1,154 @@
+//! State shared by every reconcile: the Kubernetes client, settings, metrics, backoff, locks, Events and the
+//! cache of backend clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource};
+use tracing::warn;
+
+use super::backends::BackendCache;
+use super::backoff::Backoff;
+use super::locks::KeyedLocks;
+use crate::metrics::Metrics;
+
+/// Name of the controller in Events and field managers.
+pub const CONTROLLER_NAME: &str = "pve-ontap-controller";
+
+/// Worker count per kind.
+#[derive(Clone, Debug)]
+pub struct Concurrency {
+    pub vm_disk_clone: u16,
+    pub volume_snapshot: u16,
+    pub flex_clone_mount: u16,
+    pub backends: u16,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Self {
+            vm_disk_clone: 4,
+            volume_snapshot: 4,
+            flex_clone_mount: 4,
+            backends: 2,
+        }
+    }
+}
+
+/// Everything the runtime needs besides the client; built from [`crate::config::Config`] or by tests.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Identity of this Kubernetes cluster in ownership markers.
+    pub cluster_id: String,
+    /// Namespaces to watch; empty = all.
+    pub namespaces: Vec<String>,
+    pub concurrency: Concurrency,
+    /// Requeue period of healthy objects (drift raises no watch event).
+    pub resync: Duration,
+    /// Longest a guest file system stays frozen.
+    pub fsfreeze_deadline: Duration,
+    /// Default bound of a clean guest shutdown.
+    pub shutdown_timeout: Duration,
+    /// First and longest delay of the per-object backoff.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Pod name, reported in Events.
+    pub instance: Option<String>,
+}
+
+impl Settings {
+    pub fn new(cluster_id: impl Into<String>) -> Self {
+        Self {
+            cluster_id: cluster_id.into(),
+            namespaces: Vec::new(),
+            concurrency: Concurrency::default(),
+            resync: Duration::from_secs(300),
+            fsfreeze_deadline: Duration::from_secs(8),
+            shutdown_timeout: Duration::from_secs(180),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+            instance: None,
+        }
+    }
+}
+
+pub struct Context {
+    pub client: Client,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    pub backoff: Backoff,
+    pub locks: KeyedLocks,
+    pub backends: BackendCache,
+    recorder: Recorder,
+}
+
+impl Context {
+    pub fn new(client: Client, settings: Settings, metrics: Arc<Metrics>) -> Self {
+        let reporter = Reporter {
+            controller: CONTROLLER_NAME.into(),
+            instance: settings.instance.clone(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            backoff: Backoff::new(settings.backoff_base, settings.backoff_max),
+            locks: KeyedLocks::default(),
+            backends: BackendCache::default(),
+            client,
+            settings,
+            metrics,
+        }
+    }
+
+    /// Publishes an Event about `obj`. Failing to publish never fails a reconcile.
+    pub async fn event<K>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: impl Into<String>,
+    ) where
+        K: Resource<DynamicType = ()>,
+    {
+        let mut note: String = note.into();
+        // The Events API rejects notes over 1 kB.
+        if note.len() > 1000 {
+            let mut cut = 1000;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+        }
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            warn!(error = %e, reason, "failed to publish Event");
+        }
+    }
+
+    pub async fn normal<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        reason: &str,
+        note: impl Into<String>,
+    ) {
+        self.event(obj, EventType::Normal, reason, reason, note)
+            .await
+    }
+
+    pub async fn warning<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        reason: &str,
+        note: impl Into<String>,
+    ) {
+        self.event(obj, EventType::Warning, reason, reason, note)
+            .await
+    }
+}

@@ -1,0 +1,194 @@
+//! The one error type of the reconcilers: wraps the client errors, names a static category (metric label and
+//! Event reason) and a retry class that `error_policy` acts on.
+
+use std::time::Duration;
+
+use crate::ontap::OntapError;
+use crate::proxmox::ProxmoxError;
+
+/// What the runtime does after an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryClass {
+    /// Retry with per-object exponential backoff; status shows the last error.
+    Transient,
+    /// Retrying cannot help until something changes (the spec, a backend, a Secret): phase Failed, slow requeue.
+    Permanent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+
+    #[error("{kind} {name:?} not found: create it or fix the reference")]
+    BackendNotFound { kind: &'static str, name: String },
+
+    #[error("{kind} {name:?} is not ready: {message}")]
+    BackendNotReady {
+        kind: &'static str,
+        name: String,
+        message: String,
+    },
+
+    #[error(
+        "{kind} {name:?} does not allow namespace {namespace:?}: add it to spec.allowedNamespaces"
+    )]
+    NamespaceForbidden {
+        kind: &'static str,
+        name: String,
+        namespace: String,
+    },
+
+    #[error("Secret {namespace}/{name}: {reason}")]
+    Secret {
+        namespace: String,
+        name: String,
+        reason: String,
+    },
+
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+
+    /// The external world is not in a state the request can be fulfilled from (VM missing, disk on a
+    /// non-ONTAP storage, an object with our name owned by someone else). Needs a human.
+    #[error("{0}")]
+    Precondition(String),
+
+    /// Waiting for something outside our control that will likely resolve itself (VM locked, task running).
+    #[error("{0}")]
+    Waiting(String),
+
+    #[error("ONTAP: {0}")]
+    Ontap(#[from] OntapError),
+
+    #[error("Proxmox VE: {0}")]
+    Proxmox(#[from] ProxmoxError),
+
+    #[error("{what} did not finish within {after:?}")]
+    Timeout { what: String, after: Duration },
+}
+
+impl Error {
+    /// Static category: metric label and Event reason.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesApiError",
+            Error::BackendNotFound { .. } => "BackendNotFound",
+            Error::BackendNotReady { .. } => "BackendNotReady",
+            Error::NamespaceForbidden { .. } => "NamespaceForbidden",
+            Error::Secret { .. } => "SecretInvalid",
+            Error::InvalidSpec(_) => "InvalidSpec",
+            Error::Precondition(_) => "PreconditionFailed",
+            Error::Waiting(_) => "Waiting",
+            Error::Ontap(e) => match e {
+                OntapError::NotFound { .. } => "OntapNotFound",
+                OntapError::AlreadyExists { .. } => "OntapAlreadyExists",
+                OntapError::Busy { .. } => "OntapBusy",
+                OntapError::Unauthorized { .. } => "OntapUnauthorized",
+                OntapError::Forbidden { .. } => "OntapForbidden",
+                OntapError::Invalid { .. } => "OntapInvalid",
+                OntapError::Transient { .. } => "OntapTransient",
+                OntapError::JobFailed { .. } => "OntapJobFailed",
+                OntapError::Protocol(_) => "OntapProtocol",
+                OntapError::Config(_) => "OntapConfig",
+            },
+            Error::Proxmox(e) => match e {
+                ProxmoxError::NotFound { .. } => "ProxmoxNotFound",
+                ProxmoxError::AlreadyExists { .. } => "ProxmoxAlreadyExists",
+                ProxmoxError::Unauthorized { .. } => "ProxmoxUnauthorized",
+                ProxmoxError::Forbidden { .. } => "ProxmoxForbidden",
+                ProxmoxError::Invalid { .. } => "ProxmoxInvalid",
+                ProxmoxError::Locked { .. } => "ProxmoxLocked",
+                ProxmoxError::Conflict { .. } => "ProxmoxConflict",
+                ProxmoxError::AgentUnavailable { .. } => "GuestAgentUnavailable",
+                ProxmoxError::WrongState { .. } => "ProxmoxWrongState",
+                ProxmoxError::Refused { .. } => "ProxmoxRefused",
+                ProxmoxError::Transient { .. } => "ProxmoxTransient",
+                ProxmoxError::TaskFailed { .. } => "ProxmoxTaskFailed",
+                ProxmoxError::Protocol(_) => "ProxmoxProtocol",
+                ProxmoxError::Config(_) => "ProxmoxConfig",
+            },
+            Error::Timeout { .. } => "Timeout",
+        }
+    }
+
+    pub fn retry_class(&self) -> RetryClass {
+        match self {
+            Error::Kube(kube::Error::Api(e)) if e.code == 403 || e.code == 422 => {
+                RetryClass::Permanent
+            }
+            Error::Kube(_) => RetryClass::Transient,
+            // A backend may be created or fixed any time; its controller does not wake ours, so keep polling.
+            Error::BackendNotFound { .. } | Error::BackendNotReady { .. } => RetryClass::Transient,
+            Error::NamespaceForbidden { .. }
+            | Error::Secret { .. }
+            | Error::InvalidSpec(_)
+            | Error::Precondition(_) => RetryClass::Permanent,
+            Error::Waiting(_) | Error::Timeout { .. } => RetryClass::Transient,
+            Error::Ontap(e) if e.is_transient() || e.is_busy() => RetryClass::Transient,
+            Error::Ontap(_) => RetryClass::Permanent,
+            // A VM in the wrong state for an operation (e.g. not running yet) usually changes by itself.
+            Error::Proxmox(e)
+                if e.is_transient() || matches!(e, ProxmoxError::WrongState { .. }) =>
+            {
+                RetryClass::Transient
+            }
+            Error::Proxmox(_) => RetryClass::Permanent,
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        self.retry_class() == RetryClass::Permanent
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_categories() {
+        let e = Error::NamespaceForbidden {
+            kind: "OntapCluster",
+            name: "a".into(),
+            namespace: "x".into(),
+        };
+        assert_eq!(e.retry_class(), RetryClass::Permanent);
+        assert_eq!(e.category(), "NamespaceForbidden");
+        assert!(e.to_string().contains("spec.allowedNamespaces"));
+        assert_eq!(
+            Error::Waiting("VM is locked".into()).retry_class(),
+            RetryClass::Transient
+        );
+        assert_eq!(
+            Error::InvalidSpec("x".into()).retry_class(),
+            RetryClass::Permanent
+        );
+        let e = Error::from(OntapError::Transient {
+            message: "HTTP 503".into(),
+        });
+        assert_eq!(
+            (e.retry_class(), e.category()),
+            (RetryClass::Transient, "OntapTransient")
+        );
+        let e = Error::from(OntapError::JobFailed {
+            code: 13565952,
+            message: "Clone start failed".into(),
+        });
+        assert_eq!(e.retry_class(), RetryClass::Permanent);
+        assert!(e.to_string().contains("Clone start failed"));
+        let e = Error::from(ProxmoxError::Locked {
+            message: "VM is locked (backup)".into(),
+        });
+        assert_eq!(
+            (e.retry_class(), e.category()),
+            (RetryClass::Transient, "ProxmoxLocked")
+        );
+        let e = Error::from(ProxmoxError::Forbidden {
+            message: "Permission check failed".into(),
+        });
+        assert_eq!(e.retry_class(), RetryClass::Permanent);
+    }
+}

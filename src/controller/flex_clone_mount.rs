@@ -1,0 +1,501 @@
+//! FlexCloneMount: a FlexClone of a snapshot mounted at a unique junction and added to Proxmox as a new NFS
+//! storage (same server and options as the parent's). Deletion refuses while a VM uses the storage.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use tracing::instrument;
+
+use super::backends;
+use super::context::Context;
+use super::error::Error;
+use super::locks::KeyedLocks;
+use super::naming::{self, OwnerMarker};
+use super::object::Managed;
+use super::ports::{NewFlexClone, NewNfsStorage, OntapClient, Progress, PveClient, PveStorage};
+use super::reconcile::{api_for, reconcile_namespaced, Cleanup};
+use super::resolve;
+use super::status::apply_status;
+use super::vm_disk_clone::plan;
+use crate::api::conditions::{self, DELETION_BLOCKED};
+use crate::api::{DeletionPolicy, FlexCloneMount, FlexCloneMountStatus, Phase, VolumeSnapshot};
+
+const JOB_POLL: Duration = Duration::from_secs(3);
+const BLOCKED_POLL: Duration = Duration::from_secs(15);
+
+#[instrument(skip_all, fields(kind = "FlexCloneMount", object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())))]
+pub async fn reconcile(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
+    reconcile_namespaced(obj, ctx, apply, cleanup).await
+}
+
+/// The snapshot to clone and the Proxmox storage it came from.
+struct Source {
+    ontap_cluster: String,
+    ontap: OntapClient,
+    svm: String,
+    parent_volume: String,
+    parent_volume_uuid: String,
+    snapshot: String,
+    pve_name: String,
+    pve: PveClient,
+    parent_storage: PveStorage,
+}
+
+async fn source(ctx: &Context, obj: &FlexCloneMount) -> Result<Source, Error> {
+    let ns = obj.namespace().unwrap_or_default();
+    if let Some(r) = &obj.spec.volume_snapshot_ref {
+        let vs = Api::<VolumeSnapshot>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&r.name)
+            .await?
+            .ok_or_else(|| {
+                Error::Waiting(format!("VolumeSnapshot {} does not exist (yet)", r.name))
+            })?;
+        let st = vs.status.clone().unwrap_or_default();
+        if !st.ready_to_use {
+            return Err(Error::Waiting(format!(
+                "VolumeSnapshot {} is not ready to use yet",
+                r.name
+            )));
+        }
+        let (Some(pref), Some(storage)) = (&vs.spec.proxmox_cluster_ref, &vs.spec.storage) else {
+            return Err(Error::Precondition(format!(
+                "VolumeSnapshot {} names an ONTAP volume directly; a FlexCloneMount needs one taken of a Proxmox \
+                 storage (to know the NFS server and options)",
+                r.name
+            )));
+        };
+        let (_, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
+        let parent_storage = pve.storage(storage).await?.ok_or_else(|| {
+            Error::Precondition(format!("Proxmox storage {storage:?} does not exist"))
+        })?;
+        let cluster = st.ontap_cluster.clone().unwrap_or_default();
+        let (_, ontap) = backends::ontap_for(ctx, &ns, &cluster).await?;
+        return Ok(Source {
+            ontap_cluster: cluster,
+            ontap,
+            svm: st.svm.unwrap_or_default(),
+            parent_volume: st.volume_name.unwrap_or_default(),
+            parent_volume_uuid: st.volume_uuid.unwrap_or_default(),
+            snapshot: st.snapshot_name.unwrap_or_default(),
+            pve_name: pref.name.clone(),
+            pve,
+            parent_storage,
+        });
+    }
+    let src = obj
+        .spec
+        .source
+        .as_ref()
+        .ok_or_else(|| Error::InvalidSpec("set volumeSnapshotRef or source".into()))?;
+    let (_, pve) = backends::proxmox_for(ctx, &ns, &src.proxmox_cluster_ref.name).await?;
+    let r = resolve::storage(ctx, &ns, &pve, &src.storage).await?;
+    if r.ontap
+        .find_snapshot(&r.backing.volume_uuid, &src.snapshot_name)
+        .await?
+        .is_none()
+    {
+        return Err(Error::Precondition(format!(
+            "snapshot {:?} does not exist on volume {}",
+            src.snapshot_name, r.backing.volume
+        )));
+    }
+    Ok(Source {
+        ontap_cluster: r.backing.ontap_cluster,
+        ontap: r.ontap,
+        svm: r.backing.svm,
+        parent_volume: r.backing.volume,
+        parent_volume_uuid: r.backing.volume_uuid,
+        snapshot: src.snapshot_name.clone(),
+        pve_name: src.proxmox_cluster_ref.name.clone(),
+        pve,
+        parent_storage: r.storage,
+    })
+}
+
+fn marker(ctx: &Context, obj: &FlexCloneMount) -> OwnerMarker {
+    OwnerMarker {
+        cluster_id: ctx.settings.cluster_id.clone(),
+        kind: "FlexCloneMount".into(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        uid: obj.uid().unwrap_or_default(),
+    }
+}
+
+struct Writer {
+    api: Api<FlexCloneMount>,
+    name: String,
+    written: FlexCloneMountStatus,
+    status: FlexCloneMountStatus,
+    generation: Option<i64>,
+}
+
+impl Writer {
+    fn new(ctx: &Context, obj: &FlexCloneMount) -> Self {
+        let status = obj.status_cloned();
+        Self {
+            api: api_for(ctx, obj),
+            name: obj.name_any(),
+            written: status.clone(),
+            status,
+            generation: obj.meta().generation,
+        }
+    }
+
+    fn set(&mut self, phase: Phase, reason: &str, msg: impl Into<String>) {
+        FlexCloneMount::common(&mut self.status).set(
+            phase,
+            phase == Phase::Ready,
+            reason,
+            msg,
+            self.generation,
+        );
+    }
+
+    async fn save(&mut self) -> Result<(), Error> {
+        if self.status != self.written {
+            apply_status(&self.api, &self.name, &self.status).await?;
+            self.written = self.status.clone();
+        }
+        Ok(())
+    }
+}
+
+async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let mut w = Writer::new(&ctx, &obj);
+    let src = source(&ctx, &obj).await?;
+    let hash = naming::object_hash(&ctx.settings.cluster_id, &obj.uid().unwrap_or_default());
+    let clone_name = w
+        .status
+        .clone_volume_name
+        .clone()
+        .unwrap_or_else(|| naming::clone_volume_name(&src.parent_volume, &hash));
+    let junction = obj
+        .spec
+        .junction_path
+        .clone()
+        .unwrap_or_else(|| naming::clone_junction(&hash));
+    let storage_id = obj
+        .spec
+        .storage_id
+        .clone()
+        .unwrap_or_else(|| naming::storage_id(&hash));
+    let server = src.parent_storage.server.clone().ok_or_else(|| {
+        Error::Precondition(format!(
+            "storage {} has no NFS server",
+            src.parent_storage.id
+        ))
+    })?;
+    let marker = marker(&ctx, &obj);
+    w.status.clone_volume_name = Some(clone_name.clone());
+    w.status.junction_path = Some(junction.clone());
+    w.status.storage_id = Some(storage_id.clone());
+    w.status.parent_volume = Some(src.parent_volume.clone());
+    w.status.parent_volume_uuid = Some(src.parent_volume_uuid.clone());
+    w.status.parent_snapshot = Some(src.snapshot.clone());
+    w.status.svm = Some(src.svm.clone());
+    w.status.ontap_cluster = Some(src.ontap_cluster.clone());
+    w.status.proxmox_cluster = Some(src.pve_name.clone());
+    w.status.server = Some(server.clone());
+
+    // 1. The FlexClone (creation on one parent volume never interleaves).
+    let mut vol = src.ontap.find_volume(&src.svm, &clone_name).await?;
+    if vol.is_none() && w.status.clone_volume_uuid.is_some() {
+        // A fresh clone would silently replace whatever was written to the old one.
+        return Err(Error::Precondition(format!(
+            "FlexClone {clone_name} was deleted outside Kubernetes; delete this object"
+        )));
+    }
+    if vol.is_none() {
+        let _guard = ctx
+            .locks
+            .lock(KeyedLocks::volume_key(
+                &src.ontap_cluster,
+                &src.svm,
+                &src.parent_volume,
+            ))
+            .await;
+        if let Some(job) = w.status.job_uuid.clone() {
+            match src.ontap.job(&job).await {
+                Ok(Progress::Running(_)) => return Ok(Action::requeue(JOB_POLL)),
+                Ok(Progress::Done) => w.status.job_uuid = None,
+                Err(e) => {
+                    w.status.job_uuid = None;
+                    w.save().await?;
+                    return Err(e);
+                }
+            }
+            vol = src.ontap.find_volume(&src.svm, &clone_name).await?;
+        }
+        if vol.is_none() {
+            w.set(
+                Phase::InProgress,
+                "Cloning",
+                format!(
+                    "creating FlexClone {clone_name} of {}@{}",
+                    src.parent_volume, src.snapshot
+                ),
+            );
+            w.save().await?;
+            let p = src
+                .ontap
+                .create_flexclone(NewFlexClone {
+                    name: clone_name.clone(),
+                    svm: src.svm.clone(),
+                    parent_volume: src.parent_volume.clone(),
+                    parent_snapshot: src.snapshot.clone(),
+                    junction: junction.clone(),
+                    comment: marker.to_comment(),
+                })
+                .await?;
+            if let Progress::Running(job) = p {
+                w.status.job_uuid = Some(job);
+                w.save().await?;
+                return Ok(Action::requeue(JOB_POLL));
+            }
+            ctx.normal(
+                obj.as_ref(),
+                "Cloned",
+                format!("created FlexClone {clone_name}"),
+            )
+            .await;
+            vol = src.ontap.find_volume(&src.svm, &clone_name).await?;
+        }
+    }
+    let vol =
+        vol.ok_or_else(|| Error::Waiting(format!("FlexClone {clone_name} not visible yet")))?;
+    if !marker.is_owner_of(vol.comment.as_deref()) {
+        return Err(Error::Precondition(format!(
+            "volume {clone_name} exists in SVM {} but was not created by this object",
+            src.svm
+        )));
+    }
+    w.status.clone_volume_uuid = Some(vol.uuid.clone());
+
+    // 2. Mounted at our junction.
+    if vol.junction.as_deref() != Some(junction.as_str()) {
+        if let Progress::Running(job) = src
+            .ontap
+            .patch_volume(&vol.uuid, Some(junction.clone()), false)
+            .await?
+        {
+            w.status.job_uuid = Some(job);
+            w.save().await?;
+            return Ok(Action::requeue(JOB_POLL));
+        }
+    }
+
+    // 3. Split, when asked (cannot be undone).
+    if obj.spec.split && vol.is_flexclone {
+        match w.status.job_uuid.clone() {
+            Some(job) => {
+                if let Progress::Running(_) = src.ontap.job(&job).await? {
+                    return Ok(Action::requeue(JOB_POLL));
+                }
+                w.status.job_uuid = None;
+            }
+            None => {
+                if let Progress::Running(job) =
+                    src.ontap.patch_volume(&vol.uuid, None, true).await?
+                {
+                    w.status.job_uuid = Some(job);
+                }
+                w.set(
+                    Phase::InProgress,
+                    "Splitting",
+                    format!("splitting {clone_name} from its parent"),
+                );
+                w.save().await?;
+                return Ok(Action::requeue(JOB_POLL));
+            }
+        }
+    }
+    w.status.split_complete = !vol.is_flexclone;
+
+    // 4. The Proxmox storage (ids are never reused, so a stale mount of a removed storage cannot collide).
+    match src.pve.storage(&storage_id).await? {
+        Some(s) => {
+            let ours = s.kind == "nfs"
+                && s.export.as_deref() == Some(junction.as_str())
+                && s.server.as_deref() == Some(server.as_str());
+            if !ours {
+                return Err(Error::Precondition(format!(
+                    "Proxmox storage id {storage_id:?} is already used by another storage; choose another storageId"
+                )));
+            }
+        }
+        None => {
+            let content = obj
+                .spec
+                .content
+                .as_ref()
+                .map(|c| c.iter().map(|x| x.as_str().to_owned()).collect())
+                .unwrap_or_else(|| vec!["images".to_owned()]);
+            src.pve
+                .create_nfs_storage(NewNfsStorage {
+                    id: storage_id.clone(),
+                    server: server.clone(),
+                    export: junction.clone(),
+                    content,
+                    nodes: obj.spec.nodes.clone().unwrap_or_default(),
+                    options: obj
+                        .spec
+                        .options
+                        .clone()
+                        .or_else(|| src.parent_storage.options.clone()),
+                })
+                .await?;
+            ctx.normal(
+                obj.as_ref(),
+                "StorageAdded",
+                format!("added Proxmox storage {storage_id} ({server}:{junction})"),
+            )
+            .await;
+        }
+    }
+    let first = w.status.phase != Phase::Ready;
+    let msg = format!("FlexClone {clone_name} mounted at {junction}, Proxmox storage {storage_id}");
+    w.set(Phase::Ready, "Ready", msg.clone());
+    w.save().await?;
+    if first {
+        ctx.normal(obj.as_ref(), "Ready", msg).await;
+    }
+    Ok(Action::requeue(ctx.settings.resync))
+}
+
+/// VMs whose config references a volume on `storage_id`.
+async fn vms_using(pve: &PveClient, storage_id: &str) -> Result<Vec<u32>, Error> {
+    let prefix = format!("{storage_id}:");
+    let mut out = Vec::new();
+    for (vmid, node) in pve.vms().await? {
+        let cfg = pve.vm_config(&node, vmid).await?;
+        if cfg
+            .values
+            .values()
+            .any(|v| plan::parse_drive(v).volume.starts_with(&prefix))
+        {
+            out.push(vmid);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup, Error> {
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.normal(
+            obj.as_ref(),
+            "Retained",
+            "deletionPolicy Retain: clone and storage are kept",
+        )
+        .await;
+        return Ok(Cleanup::Done);
+    }
+    let mut w = Writer::new(&ctx, &obj);
+    let (Some(clone_name), Some(cluster), Some(svm), Some(pve_name)) = (
+        w.status.clone_volume_name.clone(),
+        w.status.ontap_cluster.clone(),
+        w.status.svm.clone(),
+        w.status.proxmox_cluster.clone(),
+    ) else {
+        return Ok(Cleanup::Done);
+    };
+    let ns = obj.namespace().unwrap_or_default();
+    let (_, pve) = backends::proxmox_for(&ctx, &ns, &pve_name).await?;
+    let (_, ontap) = backends::ontap_for(&ctx, &ns, &cluster).await?;
+    let junction = w.status.junction_path.clone().unwrap_or_default();
+    let marker = marker(&ctx, &obj);
+
+    if let Some(sid) = w.status.storage_id.clone() {
+        if let Some(s) = pve.storage(&sid).await? {
+            if s.export.as_deref() == Some(junction.as_str()) {
+                let users = vms_using(&pve, &sid).await?;
+                if !users.is_empty() {
+                    let ids: Vec<String> = users.iter().map(u32::to_string).collect();
+                    let msg = format!(
+                        "Proxmox storage {sid} is used by VM(s) {}; detach their disks first",
+                        ids.join(", ")
+                    );
+                    conditions::set_condition(
+                        &mut w.status.conditions,
+                        conditions::new_condition(
+                            DELETION_BLOCKED,
+                            true,
+                            "InUse",
+                            msg.clone(),
+                            w.generation,
+                            conditions::now(),
+                        ),
+                    );
+                    w.set(Phase::Deleting, "InUse", msg.clone());
+                    let changed = w.status != w.written;
+                    w.save().await?;
+                    if changed {
+                        ctx.warning(obj.as_ref(), "InUse", msg).await;
+                    }
+                    return Ok(Cleanup::Wait(Action::requeue(BLOCKED_POLL)));
+                }
+                w.set(
+                    Phase::Deleting,
+                    "Deleting",
+                    format!("removing storage {sid} and FlexClone {clone_name}"),
+                );
+                w.save().await?;
+                pve.delete_storage(&sid).await?;
+                ctx.normal(
+                    obj.as_ref(),
+                    "StorageRemoved",
+                    format!("removed Proxmox storage {sid}"),
+                )
+                .await;
+            }
+        }
+    }
+
+    if let Some(vol) = ontap.find_volume(&svm, &clone_name).await? {
+        if !marker.is_owner_of(vol.comment.as_deref()) {
+            ctx.warning(
+                obj.as_ref(),
+                "NotOwner",
+                format!("volume {clone_name} is not ours; it is kept"),
+            )
+            .await;
+            return Ok(Cleanup::Done);
+        }
+        if vol.junction.is_some() {
+            if let Progress::Running(_) = ontap
+                .patch_volume(&vol.uuid, Some(String::new()), false)
+                .await?
+            {
+                return Ok(Cleanup::Wait(Action::requeue(JOB_POLL)));
+            }
+        }
+        if let Progress::Running(_) = ontap.delete_volume(&vol.uuid).await? {
+            return Ok(Cleanup::Wait(Action::requeue(JOB_POLL)));
+        }
+        ctx.normal(
+            obj.as_ref(),
+            "CloneDeleted",
+            format!("deleted FlexClone {clone_name}"),
+        )
+        .await;
+    }
+    // The deleted clone waits in the recovery queue and keeps its parent snapshot locked; the queued name is
+    // ours (our clone name plus ONTAP's suffix), so purge it.
+    let prefix = format!("{clone_name}_");
+    for queued in ontap.recovery_queue(&svm).await? {
+        if queued.starts_with(&prefix) {
+            ontap.purge_recovery_queue(&svm, &queued).await?;
+            ctx.normal(
+                obj.as_ref(),
+                "Purged",
+                format!("purged {queued} from the volume recovery queue"),
+            )
+            .await;
+        }
+    }
+    Ok(Cleanup::Done)
+}

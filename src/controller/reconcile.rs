@@ -1,0 +1,136 @@
+//! The shape every namespaced reconcile shares: metrics timer, finalizer dispatch to apply/cleanup, error
+//! recording in status and Events, per-object backoff.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+use tracing::{debug, warn};
+
+use super::context::Context;
+use super::error::{Error, RetryClass};
+use super::finalizer;
+use super::object::Managed;
+use super::status::apply_status;
+use crate::api::Phase;
+
+/// Result of a cleanup step.
+pub enum Cleanup {
+    /// Everything this object created is gone (or retained): release the finalizer.
+    Done,
+    /// Still blocked (dependents, VM running, job in flight): keep the finalizer and look again.
+    Wait(Action),
+}
+
+pub fn api_for<K: Managed>(ctx: &Context, obj: &K) -> Api<K> {
+    Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default())
+}
+
+pub async fn reconcile_namespaced<K, A, AF, C, CF>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    apply: A,
+    cleanup: C,
+) -> Result<Action, Error>
+where
+    K: Managed,
+    A: FnOnce(Arc<K>, Arc<Context>) -> AF,
+    AF: Future<Output = Result<Action, Error>>,
+    C: FnOnce(Arc<K>, Arc<Context>) -> CF,
+    CF: Future<Output = Result<Cleanup, Error>>,
+{
+    let _timer = ctx.metrics.reconcile_started(K::KIND);
+    let api = api_for(&ctx, obj.as_ref());
+    let uid = obj.uid().unwrap_or_default();
+    let result = if finalizer::is_deleting(obj.as_ref()) {
+        if !finalizer::has_finalizer(obj.as_ref()) {
+            return Ok(Action::await_change());
+        }
+        match cleanup(obj.clone(), ctx.clone()).await {
+            Ok(Cleanup::Done) => finalizer::remove(&api, obj.as_ref())
+                .await
+                .map(|_| Action::await_change())
+                .map_err(Error::from),
+            Ok(Cleanup::Wait(action)) => Ok(action),
+            Err(e) => Err(e),
+        }
+    } else {
+        match finalizer::add(&api, obj.as_ref()).await {
+            Ok(()) => apply(obj.clone(), ctx.clone()).await,
+            Err(e) => Err(e.into()),
+        }
+    };
+    match result {
+        Ok(action) => {
+            ctx.backoff.reset(&uid);
+            Ok(action)
+        }
+        Err(e) => {
+            ctx.metrics.reconcile_failed(K::KIND, e.category());
+            // A write conflict is our own race with the watch cache, resolved by the retry; recording it would
+            // itself change the object and keep the race going.
+            if !is_conflict(&e) {
+                record_error(&api, obj.as_ref(), &e, &ctx).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+fn is_conflict(e: &Error) -> bool {
+    matches!(e, Error::Kube(kube::Error::Api(r)) if r.code == 409)
+}
+
+/// Writes the error into status (permanent → phase Failed; transient → phase kept, message shows the last
+/// error) and publishes a Warning Event when the message changed.
+async fn record_error<K: Managed>(api: &Api<K>, obj: &K, err: &Error, ctx: &Context) {
+    // The reconcile may have written status since `obj` was read (a task cleared, a restore done); writing the
+    // stale copy back would undo that, so the error goes on top of the current status.
+    let mut status = match api.get_status(&obj.name_any()).await {
+        Ok(current) => current.status_cloned(),
+        Err(e) => {
+            warn!(error = %e, "reading the current status failed; recording the error on the cached one");
+            obj.status_cloned()
+        }
+    };
+    let before = status.clone();
+    let generation = obj.meta().generation;
+    let message = err.to_string();
+    {
+        let mut common = K::common(&mut status);
+        let deleting = finalizer::is_deleting(obj);
+        let phase = match (deleting, err.retry_class()) {
+            (true, _) => Phase::Deleting,
+            (false, RetryClass::Permanent) => Phase::Failed,
+            (false, RetryClass::Transient) => match *common.phase {
+                Phase::Failed => Phase::InProgress,
+                p => p,
+            },
+        };
+        let ready = phase == Phase::Ready;
+        common.set(phase, ready, err.category(), message.clone(), generation);
+    }
+    if status == before {
+        debug!(error = %err, "status already shows this error");
+        return;
+    }
+    if let Err(e) = apply_status(api, &obj.name_any(), &status).await {
+        warn!(error = %e, "failed to record error in status");
+    }
+    ctx.warning(obj, err.category(), message).await;
+}
+
+/// `error_policy` of every kind: transient errors back off per object, permanent ones wait for a change
+/// (a new generation triggers a reconcile) with a slow safety requeue.
+pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    match err.retry_class() {
+        RetryClass::Transient => {
+            let delay = ctx.backoff.next_delay(&obj.uid().unwrap_or_default());
+            debug!(error = %err, ?delay, "transient error, retrying");
+            Action::requeue(delay)
+        }
+        RetryClass::Permanent => Action::requeue(ctx.settings.resync),
+    }
+}

@@ -1,0 +1,180 @@
+//! Runs every controller in one process with one graceful shutdown.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::context::{Context, Settings};
+use super::error::Error;
+use super::object::Managed;
+use super::reconcile::error_policy;
+use super::{backends, flex_clone_mount, vm_disk_clone, volume_snapshot};
+use crate::api::{FlexCloneMount, OntapCluster, ProxmoxCluster, VmDiskClone, VolumeSnapshot};
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{kind} is not served by the apiserver (are the CRDs installed?): {source}")]
+    CrdNotServed {
+        kind: &'static str,
+        source: kube::Error,
+    },
+}
+
+/// Checks that each kind is served and readable with our credentials, so a missing CRD or RBAC rule fails the
+/// start instead of leaving a watch retrying silently.
+pub async fn check_crds_served(client: &Client, namespaces: &[String]) -> Result<(), StartError> {
+    async fn probe<K>(api: Api<K>) -> Result<(), StartError>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        api.list_metadata(&ListParams::default().limit(1))
+            .await
+            .map(|_| ())
+            .map_err(|source| StartError::CrdNotServed {
+                kind: leak_kind::<K>(),
+                source,
+            })
+    }
+    probe(Api::<ProxmoxCluster>::all(client.clone())).await?;
+    probe(Api::<OntapCluster>::all(client.clone())).await?;
+    for api in namespaced_apis::<VmDiskClone>(client, namespaces) {
+        probe(api).await?;
+    }
+    for api in namespaced_apis::<VolumeSnapshot>(client, namespaces) {
+        probe(api).await?;
+    }
+    for api in namespaced_apis::<FlexCloneMount>(client, namespaces) {
+        probe(api).await?;
+    }
+    Ok(())
+}
+
+fn leak_kind<K: Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()).as_ref() {
+        "ProxmoxCluster" => "ProxmoxCluster",
+        "OntapCluster" => "OntapCluster",
+        "VmDiskClone" => "VmDiskClone",
+        "VolumeSnapshot" => "VolumeSnapshot",
+        "FlexCloneMount" => "FlexCloneMount",
+        _ => "custom resource",
+    }
+}
+
+fn namespaced_apis<K: Managed>(client: &Client, namespaces: &[String]) -> Vec<Api<K>> {
+    if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    }
+}
+
+/// Runs one kube-runtime `Controller` until `shutdown` fires, then lets in-flight reconciles finish.
+fn run_controller<K, F, Fut>(
+    api: Api<K>,
+    workers: u16,
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+    reconcile: F,
+    policy: fn(Arc<K>, &Error, Arc<Context>) -> Action,
+) -> BoxFuture<'static, ()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: FnMut(Arc<K>, Arc<Context>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    let kind = K::kind(&()).to_string();
+    Controller::new(api, watcher::Config::default().any_semantic())
+        .with_config(ControllerConfig::default().concurrency(workers))
+        .graceful_shutdown_on(async move { shutdown.cancelled().await })
+        .run(reconcile, policy, ctx)
+        .for_each(move |res| {
+            match res {
+                Ok((obj, _)) => tracing::trace!(kind = %kind, object = %obj, "reconciled"),
+                // Reconcile errors are already recorded in status, metrics and Events.
+                Err(kube::runtime::controller::Error::ReconcilerFailed(e, obj)) => {
+                    tracing::debug!(kind = %kind, object = %obj, error = %e, "reconcile failed")
+                }
+                Err(e) => warn!(kind = %kind, error = %e, "controller stream error"),
+            }
+            futures::future::ready(())
+        })
+        .boxed()
+}
+
+/// Starts every controller and returns when all have shut down after `shutdown` was cancelled.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    check_crds_served(&client, &settings.namespaces).await?;
+    let ctx = Arc::new(Context::new(client.clone(), settings, metrics));
+    let conc = ctx.settings.concurrency.clone();
+    let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
+
+    tasks.push(run_controller(
+        Api::<ProxmoxCluster>::all(client.clone()),
+        conc.backends,
+        ctx.clone(),
+        shutdown.clone(),
+        backends::reconcile_proxmox,
+        backends::error_policy::<ProxmoxCluster>,
+    ));
+    tasks.push(run_controller(
+        Api::<OntapCluster>::all(client.clone()),
+        conc.backends,
+        ctx.clone(),
+        shutdown.clone(),
+        backends::reconcile_ontap,
+        backends::error_policy::<OntapCluster>,
+    ));
+    for api in namespaced_apis::<VmDiskClone>(&client, &ctx.settings.namespaces) {
+        tasks.push(run_controller(
+            api,
+            conc.vm_disk_clone,
+            ctx.clone(),
+            shutdown.clone(),
+            vm_disk_clone::reconcile,
+            error_policy::<VmDiskClone>,
+        ));
+    }
+    for api in namespaced_apis::<VolumeSnapshot>(&client, &ctx.settings.namespaces) {
+        tasks.push(run_controller(
+            api,
+            conc.volume_snapshot,
+            ctx.clone(),
+            shutdown.clone(),
+            volume_snapshot::reconcile,
+            error_policy::<VolumeSnapshot>,
+        ));
+    }
+    for api in namespaced_apis::<FlexCloneMount>(&client, &ctx.settings.namespaces) {
+        tasks.push(run_controller(
+            api,
+            conc.flex_clone_mount,
+            ctx.clone(),
+            shutdown.clone(),
+            flex_clone_mount::reconcile,
+            error_policy::<FlexCloneMount>,
+        ));
+    }
+    info!(controllers = tasks.len(), "controllers started");
+    futures::future::join_all(tasks).await;
+    info!("controllers stopped");
+    Ok(())
+}

@@ -1,0 +1,540 @@
+//! Create/update path of a VmDiskClone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+
+use crate::api::common::VmTaskStep;
+use crate::api::vm_disk_clone::{Attach, DiskCloneStatus};
+use crate::api::{conditions, Phase, VmDiskClone};
+use crate::controller::backends;
+use crate::controller::context::Context;
+use crate::controller::error::Error;
+use crate::controller::ports::PowerOp;
+use crate::controller::vm_power::TASK_POLL;
+
+use super::plan::{self, DataLif, PlanError, StorageInfo, VolumeInfo};
+use super::run::Run;
+use super::window::{self, Step};
+
+/// How soon to look again while ONTAP jobs run.
+const JOB_POLL: Duration = Duration::from_secs(3);
+pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let mut run = Run::new(obj, ctx).await?;
+    // A window interrupted by a crash or a failure is closed before anything else happens; one waiting for its
+    // quiesce task continues below.
+    let quiescing = run
+        .status
+        .vm_task
+        .as_ref()
+        .is_some_and(|t| t.step == VmTaskStep::Quiesce);
+    if !quiescing {
+        if let Step::Wait(w) =
+            window::restore_vm(&mut run, "closing the consistency window").await?
+        {
+            return waiting(&mut run, w).await;
+        }
+    }
+
+    if run.status.phase == Phase::Ready {
+        return resync(&mut run).await;
+    }
+    // A changed spec re-plans as long as nothing was made from the old plan yet (e.g. after fixing a Failed
+    // object); once copies exist, the recorded plan is finished as it is.
+    let untouched = run.status.new_vmid.is_none()
+        && run.status.restore.is_empty()
+        && run.status.vm_task.is_none()
+        && run
+            .status
+            .disks
+            .iter()
+            .all(|d| !d.cloned && d.job_uuid.is_none() && d.config_key.is_none());
+    if untouched && run.status.observed_generation != run.generation() {
+        run.status.disks.clear();
+    }
+    if run.status.disks.is_empty() {
+        plan_and_record(&mut run).await?;
+    }
+    let node = current_node(&run).await?;
+    if run.status.disks.iter().any(|d| !d.cloned) {
+        if run.status.started_at.is_none() {
+            run.status.started_at = Some(conditions::now());
+        }
+        // While jobs run, the "still running" message below stays; rewriting it each pass would wake us up.
+        if run.status.disks.iter().all(|d| d.job_uuid.is_none()) && run.status.vm_task.is_none() {
+            run.set(Phase::InProgress, "Cloning", "copying disks");
+            run.save().await?;
+        }
+        if let Step::Wait(w) = window::clone_in_window(&mut run, &node).await? {
+            return waiting(&mut run, w).await;
+        }
+        if run.status.disks.iter().any(|d| !d.cloned) {
+            let running: Vec<_> = run
+                .status
+                .disks
+                .iter()
+                .filter(|d| !d.cloned)
+                .map(|d| d.drive.clone())
+                .collect();
+            run.set(
+                Phase::InProgress,
+                "Cloning",
+                format!("ONTAP file clones still running for {}", running.join(", ")),
+            );
+            run.save().await?;
+            return Ok(Action::requeue(JOB_POLL));
+        }
+        let drives: Vec<_> = run.status.disks.iter().map(|d| d.drive.clone()).collect();
+        run.normal("Cloned", format!("copied {}", drives.join(", ")))
+            .await;
+    }
+    match run.obj.spec.attach {
+        Attach::None => {}
+        Attach::Unused => attach_unused(&mut run, &node).await?,
+        Attach::NewVm => {
+            if let Step::Wait(w) = attach_new_vm(&mut run, &node).await? {
+                return waiting(&mut run, w).await;
+            }
+        }
+    }
+    finish(&mut run).await?;
+    Ok(Action::requeue(run.ctx.settings.resync))
+}
+
+/// A Proxmox task recorded in status is still running: say so and look again shortly. The message names the
+/// task and nothing that changes per pass, so the status write does not wake the object up again.
+async fn waiting(run: &mut Run, what: String) -> Result<Action, Error> {
+    run.set(Phase::InProgress, "WaitingForTask", what);
+    run.save().await?;
+    Ok(Action::requeue(TASK_POLL))
+}
+
+/// Proxmox volume ids of the copies as attached to the new VM `new_vmid`, per drive key.
+fn new_vm_volids(run: &Run, new_vmid: u32) -> Vec<(String, String)> {
+    run.status
+        .disks
+        .iter()
+        .map(|d| {
+            let file = d.clone_path.rsplit('/').next().unwrap_or_default();
+            (
+                d.drive.clone(),
+                format!(
+                    "{}:{}/{file}",
+                    d.storage.clone().unwrap_or_default(),
+                    new_vmid
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Records the new VM as ours, with the config key of every copy, so deletion finds and removes it.
+pub(super) async fn record_new_vm(run: &mut Run, new_vmid: u32) -> Result<(), Error> {
+    let volids = new_vm_volids(run, new_vmid);
+    run.status.new_vmid = Some(new_vmid);
+    for (i, (drive, volid)) in volids.into_iter().enumerate() {
+        run.status.disks[i].config_key = Some(drive);
+        run.status.disks[i].clone_volume_id = Some(volid);
+    }
+    run.save().await
+}
+
+async fn current_node(run: &Run) -> Result<String, Error> {
+    match run.pve.find_vm(run.vmid()).await? {
+        Some(loc) => Ok(loc.node),
+        None => Err(Error::Precondition(format!(
+            "VM {} does not exist in ProxmoxCluster {:?}",
+            run.vmid(),
+            run.pve_name
+        ))),
+    }
+}
+
+/// Observe the VM, its storages and the ONTAP volumes behind them; plan; record the plan before acting.
+async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
+    let vmid = run.vmid();
+    let node = current_node(run).await?;
+    let config = run.pve.vm_config(&node, vmid).await?;
+    let storages = run.pve.storages().await?;
+
+    let (ontaps, forbidden) = backends::ontaps_for(&run.ctx, &run.namespace).await?;
+    let mut lifs = Vec::new();
+    let mut volumes = Vec::new();
+    for (oc, client) in &ontaps {
+        let name = kube::ResourceExt::name_any(oc);
+        for (address, svm) in client.data_lifs().await? {
+            lifs.push(DataLif {
+                ontap_cluster: name.clone(),
+                address,
+                svm,
+            });
+        }
+        for v in client.volumes().await? {
+            if let Some(junction) = v.junction {
+                volumes.push(VolumeInfo {
+                    ontap_cluster: name.clone(),
+                    svm: v.svm,
+                    name: v.name,
+                    uuid: v.uuid,
+                    junction,
+                });
+            }
+        }
+    }
+    let backings: HashMap<String, plan::Backing> = storages
+        .iter()
+        .filter_map(|s| {
+            let info = StorageInfo {
+                id: s.id.clone(),
+                kind: s.kind.clone(),
+                server: s.server.clone(),
+                export: s.export.clone(),
+            };
+            plan::resolve_storage(&info, &lifs, &volumes).map(|b| (s.id.clone(), b))
+        })
+        .collect();
+
+    let disks = plan::select_disks(vmid, &config.values, run.obj.spec.disks.as_deref(), |s| {
+        backings.contains_key(s)
+    })
+    .map_err(|e| plan_error(e, &forbidden))?;
+    let new_vmid = match run.obj.spec.attach {
+        Attach::NewVm => {
+            let new = run
+                .obj
+                .spec
+                .new_vm
+                .as_ref()
+                .ok_or_else(|| Error::InvalidSpec("attach NewVm needs newVm".into()))?;
+            if run.pve.find_vm(new.vmid).await?.is_some() {
+                return Err(Error::Precondition(format!(
+                    "VM id {} (newVm.vmid) is already in use: choose a free id",
+                    new.vmid
+                )));
+            }
+            Some(new.vmid)
+        }
+        _ => None,
+    };
+    let copies = plan::plan_copies(vmid, &run.hash(), &disks, new_vmid);
+    let mut planned = Vec::new();
+    for c in &copies {
+        let b = &backings[&c.source.storage];
+        let clone_path = b.path_in_volume(&c.rel_path());
+        // Copies for a new VM use Proxmox's names, which carry no hash: refuse to plan over a file that exists.
+        if new_vmid.is_some() {
+            let client = ontaps
+                .iter()
+                .find(|(oc, _)| kube::ResourceExt::name_any(oc) == b.ontap_cluster)
+                .map(|(_, c)| c)
+                .ok_or_else(|| {
+                    Error::Waiting(format!(
+                        "OntapCluster {} vanished while planning",
+                        b.ontap_cluster
+                    ))
+                })?;
+            if client.file_exists(&b.volume_uuid, &clone_path).await? {
+                return Err(Error::Precondition(format!(
+                    "{clone_path} already exists on ONTAP volume {}: remove it or choose another newVm.vmid",
+                    b.volume
+                )));
+            }
+        }
+        planned.push(DiskCloneStatus {
+            drive: c.source.drive.clone(),
+            source_volume_id: c.source.volid.clone(),
+            source_path: b.path_in_volume(&c.source.rel_path()),
+            clone_path,
+            clone_volume_id: None,
+            ontap_volume: Some(b.volume.clone()),
+            ontap_volume_uuid: Some(b.volume_uuid.clone()),
+            svm: Some(b.svm.clone()),
+            ontap_cluster: Some(b.ontap_cluster.clone()),
+            storage: Some(c.source.storage.clone()),
+            job_uuid: None,
+            cloned: false,
+            config_key: None,
+            pending: false,
+        });
+    }
+    // The directory of a new VM's copies is created through ONTAP; PVE would create it only for its own disks.
+    if new_vmid.is_some() {
+        for c in &planned {
+            let client = run
+                .ontap(c.ontap_cluster.as_deref().unwrap_or_default())
+                .await?;
+            let uuid = c.ontap_volume_uuid.clone().unwrap_or_default();
+            let dir = c
+                .clone_path
+                .rsplit_once('/')
+                .map(|(d, _)| d.to_owned())
+                .unwrap_or_default();
+            let mut prefix = String::new();
+            for part in dir.split('/') {
+                prefix = if prefix.is_empty() {
+                    part.to_owned()
+                } else {
+                    format!("{prefix}/{part}")
+                };
+                client.mkdir(&uuid, &prefix).await?;
+            }
+        }
+    }
+    run.status.node = Some(node);
+    run.status.disks = planned;
+    run.status.new_vmid = None;
+    let summary: Vec<_> = run
+        .status
+        .disks
+        .iter()
+        .map(|d| format!("{} → {}", d.drive, d.clone_path))
+        .collect();
+    run.set(
+        Phase::InProgress,
+        "Planned",
+        format!("planned: {}", summary.join(", ")),
+    );
+    run.save().await?;
+    run.normal("Planned", summary.join(", ")).await;
+    Ok(())
+}
+
+fn plan_error(e: PlanError, forbidden: &[String]) -> Error {
+    let mut msg = e.to_string();
+    if matches!(
+        e,
+        PlanError::NotOnOntap { .. } | PlanError::NothingToClone { .. }
+    ) && !forbidden.is_empty()
+    {
+        msg.push_str(&format!(
+            " (OntapClusters not allowing this namespace were not considered: {})",
+            forbidden.join(", ")
+        ));
+    }
+    Error::Precondition(msg)
+}
+
+fn volume_of(drive_value: &str) -> String {
+    plan::parse_drive(drive_value).volume
+}
+
+/// Registers each copy as `unusedN` of the source VM. Adopts an entry that already points at the copy (a retry
+/// after a crash between the config write and the status write).
+async fn attach_unused(run: &mut Run, node: &str) -> Result<(), Error> {
+    let vmid = run.vmid();
+    let storage_vmid = |d: &DiskCloneStatus| {
+        let file = d
+            .clone_path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        format!("{}:{vmid}/{file}", d.storage.clone().unwrap_or_default())
+    };
+    let mut changed = false;
+    for i in 0..run.status.disks.len() {
+        if run.status.disks[i].config_key.is_some() {
+            continue;
+        }
+        let volid = storage_vmid(&run.status.disks[i]);
+        let cfg = run.pve.vm_config(node, vmid).await?;
+        let existing = cfg
+            .values
+            .iter()
+            .find(|(k, v)| k.starts_with("unused") && volume_of(v) == volid)
+            .map(|(k, _)| k.clone());
+        let key = match existing {
+            Some(k) => k,
+            None => {
+                let key = plan::free_unused_key(&cfg.values, &[]).ok_or_else(|| {
+                    Error::Precondition(format!("VM {vmid} has no free unusedN slot"))
+                })?;
+                run.pve
+                    .update_config(
+                        node,
+                        vmid,
+                        vec![(key.clone(), volid.clone())],
+                        vec![],
+                        vec![],
+                        cfg.digest.clone(),
+                    )
+                    .await?;
+                key
+            }
+        };
+        run.status.disks[i].config_key = Some(key);
+        run.status.disks[i].clone_volume_id = Some(volid);
+        run.save().await?;
+        changed = true;
+    }
+    refresh_pending(run, node).await?;
+    if changed {
+        let keys: Vec<_> = run
+            .status
+            .disks
+            .iter()
+            .filter_map(|d| d.config_key.clone())
+            .collect();
+        run.normal(
+            "Attached",
+            format!("registered the copies as {} of VM {vmid}", keys.join(", ")),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Marks entries Proxmox still holds as pending changes (running VM: applied at the next cold start).
+async fn refresh_pending(run: &mut Run, node: &str) -> Result<(), Error> {
+    let cfg = run.pve.vm_config(node, run.vmid()).await?;
+    for d in run.status.disks.iter_mut() {
+        if let Some(k) = &d.config_key {
+            d.pending = cfg.pending.contains(k);
+        }
+    }
+    run.save().await
+}
+
+/// Creates the new VM with the source's config (fresh MACs, own name) and the copies attached, and starts it if
+/// asked. The create and start tasks are awaited only briefly; a longer one is recorded and observed on requeue.
+async fn attach_new_vm(run: &mut Run, node: &str) -> Result<Step, Error> {
+    let new = run
+        .obj
+        .spec
+        .new_vm
+        .clone()
+        .ok_or_else(|| Error::InvalidSpec("attach NewVm needs newVm".into()))?;
+    let target_node = new.node.clone().unwrap_or_else(|| node.to_owned());
+    let volids = new_vm_volids(run, new.vmid);
+    if run.status.new_vmid != Some(new.vmid) {
+        match window::observe(run, VmTaskStep::CreateVm).await? {
+            Some(Step::Wait(w)) => return Ok(Step::Wait(w)),
+            Some(Step::Done) => created(run, &new).await,
+            None => {}
+        }
+        match run.pve.find_vm(new.vmid).await? {
+            Some(loc) => {
+                // Created by us before a crash? Ours if it carries our name and our copies.
+                let cfg = run.pve.vm_config(&loc.node, new.vmid).await?;
+                let ours = cfg.values.get("name") == Some(&new.name)
+                    && volids
+                        .iter()
+                        .all(|(k, v)| cfg.values.get(k).map(|x| volume_of(x)) == Some(v.clone()));
+                if !ours {
+                    return Err(Error::Precondition(format!(
+                        "VM id {} (newVm.vmid) is in use by a VM this object did not create",
+                        new.vmid
+                    )));
+                }
+            }
+            None => {
+                let source = run.pve.vm_config(node, run.vmid()).await?;
+                let mut params: BTreeMap<String, String> =
+                    plan::new_vm_config(&source.values, &new.name);
+                for (drive, volid) in &volids {
+                    let src = source.values.get(drive).cloned().unwrap_or_default();
+                    params.insert(drive.clone(), plan::attached_drive_value(&src, volid));
+                }
+                plan::fix_boot_order(&mut params);
+                let upid = run
+                    .pve
+                    .create_vm(&target_node, new.vmid, params.into_iter().collect())
+                    .await?;
+                let step =
+                    window::track(run, new.vmid, &target_node, upid, VmTaskStep::CreateVm).await?;
+                if let Step::Wait(w) = step {
+                    return Ok(Step::Wait(w));
+                }
+                created(run, &new).await;
+            }
+        }
+        record_new_vm(run, new.vmid).await?;
+    }
+    if new.start {
+        match window::observe(run, VmTaskStep::StartVm).await? {
+            Some(Step::Wait(w)) => return Ok(Step::Wait(w)),
+            Some(Step::Done) => {
+                run.normal("Started", format!("started VM {}", new.vmid))
+                    .await;
+                return Ok(Step::Done);
+            }
+            None => {}
+        }
+        let loc = run.pve.find_vm(new.vmid).await?.ok_or_else(|| {
+            Error::Precondition(format!(
+                "VM {} created by this object disappeared",
+                new.vmid
+            ))
+        })?;
+        let state = run.pve.vm_state(&loc.node, new.vmid).await?;
+        if state.is_stopped() && run.status.completed_at.is_none() {
+            let upid = run.pve.power(&loc.node, new.vmid, PowerOp::Start).await?;
+            let step = window::track(run, new.vmid, &loc.node, upid, VmTaskStep::StartVm).await?;
+            if let Step::Wait(w) = step {
+                return Ok(Step::Wait(w));
+            }
+            run.normal("Started", format!("started VM {}", new.vmid))
+                .await;
+        }
+    }
+    Ok(Step::Done)
+}
+
+async fn created(run: &Run, new: &crate::api::vm_disk_clone::NewVmSpec) {
+    run.normal(
+        "VmCreated",
+        format!("created VM {} ({}) with the copies", new.vmid, new.name),
+    )
+    .await;
+}
+
+async fn finish(run: &mut Run) -> Result<(), Error> {
+    let pending = run.status.disks.iter().any(|d| d.pending);
+    let mut msg = match run.obj.spec.attach {
+        Attach::None => format!("{} disk(s) copied", run.status.disks.len()),
+        Attach::Unused => {
+            let keys: Vec<_> = run
+                .status
+                .disks
+                .iter()
+                .filter_map(|d| d.config_key.clone())
+                .collect();
+            format!(
+                "{} disk(s) copied and registered as {}",
+                run.status.disks.len(),
+                keys.join(", ")
+            )
+        }
+        Attach::NewVm => format!(
+            "{} disk(s) copied and attached to new VM {}",
+            run.status.disks.len(),
+            run.status.new_vmid.unwrap_or_default()
+        ),
+    };
+    if pending {
+        msg.push_str("; the VM is running, so Proxmox keeps the unused entries as pending changes until its next cold start");
+    }
+    let first = run.status.completed_at.is_none();
+    if first {
+        run.status.completed_at = Some(conditions::now());
+    }
+    run.set(Phase::Ready, "Ready", msg.clone());
+    run.save().await?;
+    if first {
+        run.normal("Ready", msg).await;
+    }
+    Ok(())
+}
+
+/// Periodic check of a Ready object: pending registrations may have been applied by a restart.
+async fn resync(run: &mut Run) -> Result<Action, Error> {
+    if run.obj.spec.attach == Attach::Unused {
+        if let Some(loc) = run.pve.find_vm(run.vmid()).await? {
+            refresh_pending(run, &loc.node).await?;
+        }
+    }
+    finish(run).await?;
+    Ok(Action::requeue(run.ctx.settings.resync))
+}

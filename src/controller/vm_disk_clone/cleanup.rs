@@ -1,0 +1,280 @@
+//! Deletion path of a VmDiskClone: only what this object made, only while unchanged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::common::VmTaskStep;
+use crate::api::conditions::DELETION_BLOCKED;
+use crate::api::vm_disk_clone::Attach;
+use crate::api::{DeletionPolicy, Phase, VmDiskClone};
+use crate::controller::context::Context;
+use crate::controller::error::Error;
+use crate::controller::reconcile::Cleanup;
+use crate::controller::vm_power::TASK_POLL;
+
+use super::plan;
+use super::run::Run;
+use super::window::{self, Step};
+
+const WAIT_RUNNING_VM: Duration = Duration::from_secs(15);
+
+fn wait_for_task(what: String) -> Cleanup {
+    tracing::debug!(waiting = %what, "deletion waits for a Proxmox task");
+    Cleanup::Wait(kube::runtime::controller::Action::requeue(TASK_POLL))
+}
+
+pub async fn cleanup(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Error> {
+    // Whatever the policy, a VM this object paused, froze or stopped runs again before the object goes.
+    let window_open = obj.status.as_ref().is_some_and(|s| {
+        !s.restore.is_empty()
+            || s.vm_task
+                .as_ref()
+                .is_some_and(|t| matches!(t.step, VmTaskStep::Quiesce | VmTaskStep::Restore))
+    });
+    if window_open && obj.spec.deletion_policy == DeletionPolicy::Retain {
+        let mut run = Run::new(obj.clone(), ctx.clone()).await?;
+        if let Step::Wait(w) = window::abort(&mut run).await? {
+            return Ok(wait_for_task(w));
+        }
+    }
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.normal(
+            obj.as_ref(),
+            "Retained",
+            "deletionPolicy Retain: copies and registrations are kept",
+        )
+        .await;
+        return Ok(Cleanup::Done);
+    }
+    // Nothing was ever made (e.g. the object failed validation): no backend needs to be reachable to let go.
+    let st = obj.status.clone().unwrap_or_default();
+    if st.disks.is_empty() && st.restore.is_empty() && st.new_vmid.is_none() && st.vm_task.is_none()
+    {
+        return Ok(Cleanup::Done);
+    }
+    let mut run = Run::new(obj, ctx).await?;
+    if let Step::Wait(w) = window::abort(&mut run).await? {
+        return Ok(wait_for_task(w));
+    }
+    // A VM creation in flight finishes first: the VM it makes is ours to remove.
+    match window::observe(&mut run, VmTaskStep::CreateVm).await {
+        Ok(Some(Step::Wait(w))) => return Ok(wait_for_task(w)),
+        Ok(Some(Step::Done)) => {
+            if let Some(new) = run.obj.spec.new_vm.clone() {
+                super::apply::record_new_vm(&mut run, new.vmid).await?;
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::info!(error = %e, "VM creation failed; nothing to remove"),
+    }
+    // A start in flight is let finish: the VM is then running and deletion waits for it to be stopped.
+    if let Ok(Some(Step::Wait(w))) = window::observe(&mut run, VmTaskStep::StartVm).await {
+        return Ok(wait_for_task(w));
+    }
+    if run.status.disks.is_empty() {
+        return Ok(Cleanup::Done);
+    }
+    // Jobs still running would recreate a file after we delete it.
+    for i in 0..run.status.disks.len() {
+        if run.status.disks[i].job_uuid.is_some() {
+            window::clone_one(&mut run, i).await?;
+            if run.status.disks[i].job_uuid.is_some() {
+                return Ok(Cleanup::Wait(kube::runtime::controller::Action::requeue(
+                    Duration::from_secs(3),
+                )));
+            }
+        }
+    }
+
+    let mut kept: Vec<String> = Vec::new();
+    match run.obj.spec.attach {
+        Attach::NewVm => {
+            if let Some(wait) = remove_new_vm(&mut run).await? {
+                return Ok(wait);
+            }
+        }
+        Attach::Unused => {
+            deleting(&mut run).await?;
+            kept = unregister_unused(&mut run).await?;
+        }
+        Attach::None => deleting(&mut run).await?,
+    }
+    deleting(&mut run).await?;
+    delete_copies(&mut run).await?;
+    if !kept.is_empty() {
+        run.warning(
+            "CopiesKept",
+            format!(
+                "left {} in place: the VM config references them under other keys",
+                kept.join(", ")
+            ),
+        )
+        .await;
+    }
+    run.normal("Deleted", "removed the copies").await;
+    Ok(Cleanup::Done)
+}
+
+/// Marks the object as being deleted (and no longer blocked). Set only once nothing blocks, so a blocked
+/// deletion keeps one stable status instead of flipping between two and waking itself up.
+async fn deleting(run: &mut Run) -> Result<(), Error> {
+    crate::api::conditions::remove_condition(&mut run.status.conditions, DELETION_BLOCKED);
+    run.set(Phase::Deleting, "Deleting", "removing the copies");
+    run.save().await
+}
+
+/// Removes our `unusedN` entries that still point at our copies. Returns the copies the VM references in a way
+/// we did not make (e.g. a user attached one as a drive): those files must stay.
+async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
+    let vmid = run.vmid();
+    let Some(loc) = run.pve.find_vm(vmid).await? else {
+        return Ok(Vec::new());
+    };
+    let mut kept = Vec::new();
+    for i in 0..run.status.disks.len() {
+        let d = run.status.disks[i].clone();
+        let (Some(key), Some(volid)) = (d.config_key.clone(), d.clone_volume_id.clone()) else {
+            continue;
+        };
+        let cfg = run.pve.vm_config(&loc.node, vmid).await?;
+        let ours = cfg.values.get(&key).map(|v| plan::parse_drive(v).volume) == Some(volid.clone());
+        if ours {
+            if cfg.pending.contains(&key) {
+                // Never applied: dropping the pending change removes it without touching the file.
+                run.pve
+                    .update_config(
+                        &loc.node,
+                        vmid,
+                        vec![],
+                        vec![],
+                        vec![key.clone()],
+                        cfg.digest.clone(),
+                    )
+                    .await?;
+            } else {
+                // The copy is owned by the VM (its directory), so Proxmox deletes the file with the entry.
+                run.pve
+                    .update_config(
+                        &loc.node,
+                        vmid,
+                        vec![],
+                        vec![key.clone()],
+                        vec![],
+                        cfg.digest.clone(),
+                    )
+                    .await?;
+            }
+            run.status.disks[i].config_key = None;
+            run.save().await?;
+        }
+        let cfg = run.pve.vm_config(&loc.node, vmid).await?;
+        let referenced: Vec<_> = cfg
+            .values
+            .iter()
+            .filter(|(k, v)| {
+                !cfg.pending_delete.contains(*k) && plan::parse_drive(v).volume == volid
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !referenced.is_empty() {
+            kept.push(format!("{volid} ({})", referenced.join(", ")));
+            run.status.disks[i].cloned = false;
+            run.status.disks[i].clone_path.clear();
+        }
+    }
+    Ok(kept)
+}
+
+/// Destroys the VM we created once it is stopped; while it runs, waits with a condition saying why.
+async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
+    let Some(new) = run.obj.spec.new_vm.clone() else {
+        return Ok(None);
+    };
+    if run.status.new_vmid != Some(new.vmid) {
+        return Ok(None);
+    }
+    match window::observe(run, VmTaskStep::DestroyVm).await? {
+        Some(Step::Wait(w)) => return Ok(Some(wait_for_task(w))),
+        Some(Step::Done) => {
+            run.normal("VmDeleted", format!("deleted VM {}", new.vmid))
+                .await;
+            return Ok(None);
+        }
+        None => {}
+    }
+    let Some(loc) = run.pve.find_vm(new.vmid).await? else {
+        return Ok(None);
+    };
+    let cfg = run.pve.vm_config(&loc.node, new.vmid).await?;
+    let ours = run.status.disks.iter().any(|d| {
+        d.config_key
+            .as_ref()
+            .and_then(|k| cfg.values.get(k))
+            .map(|v| plan::parse_drive(v).volume)
+            == d.clone_volume_id
+    });
+    if !ours {
+        // Someone replaced the VM under that id: never delete what we did not create.
+        run.warning(
+            "VmKept",
+            format!(
+                "VM {} no longer carries our copies; it is not deleted",
+                new.vmid
+            ),
+        )
+        .await;
+        return Ok(None);
+    }
+    let state = run.pve.vm_state(&loc.node, new.vmid).await?;
+    if !state.is_stopped() {
+        let msg = format!(
+            "VM {} created by this object is running; stop it to let the deletion finish",
+            new.vmid
+        );
+        run.set_condition(DELETION_BLOCKED, true, "VmRunning", msg.clone());
+        run.set(Phase::Deleting, "VmRunning", msg.clone());
+        run.save().await?;
+        run.warning("VmRunning", msg).await;
+        return Ok(Some(Cleanup::Wait(
+            kube::runtime::controller::Action::requeue(WAIT_RUNNING_VM),
+        )));
+    }
+    deleting(run).await?;
+    let upid = run.pve.destroy_vm(&loc.node, new.vmid).await?;
+    if let Step::Wait(w) =
+        window::track(run, new.vmid, &loc.node, upid, VmTaskStep::DestroyVm).await?
+    {
+        return Ok(Some(wait_for_task(w)));
+    }
+    run.normal("VmDeleted", format!("deleted VM {}", new.vmid))
+        .await;
+    Ok(None)
+}
+
+/// Deletes the copy files on ONTAP (a missing file is done) and a new VM's now empty directory.
+async fn delete_copies(run: &mut Run) -> Result<(), Error> {
+    let disks = run.status.disks.clone();
+    let mut dirs = Vec::new();
+    for d in &disks {
+        if d.clone_path.is_empty() {
+            continue;
+        }
+        let client = run
+            .ontap(d.ontap_cluster.as_deref().unwrap_or_default())
+            .await?;
+        let uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
+        client.delete_file(&uuid, &d.clone_path).await?;
+        if run.obj.spec.attach == Attach::NewVm {
+            if let Some((dir, _)) = d.clone_path.rsplit_once('/') {
+                dirs.push((client.clone(), uuid.clone(), dir.to_owned()));
+            }
+        }
+    }
+    // The new VM's directory was created through ONTAP for the copies; remove it when nothing else is inside.
+    for (client, uuid, dir) in dirs {
+        if let Err(e) = client.delete_file(&uuid, &dir).await {
+            tracing::debug!(error = %e, dir, "directory not removed (not empty?)");
+        }
+    }
+    Ok(())
+}

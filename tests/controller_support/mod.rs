@@ -1,0 +1,367 @@
+//! Shared harness of the controller scenario tests: a fresh namespace on the shared apiserver, the chart's
+//! ServiceAccount as the controller's identity, an in-process simulator over HTTPS, backends and Secrets pointing
+//! at it, and the controller runtime running in the test's tokio runtime.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::{Client, Resource, ResourceExt};
+use pve_ontap_controller::api::{OntapCluster, ProxmoxCluster};
+use pve_ontap_controller::controller::context::Settings;
+use pve_ontap_controller::controller::runtime;
+use pve_ontap_controller::metrics::Metrics;
+use pve_ontap_sim::{RunningSim, SimOptions};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub const PVE_TOKEN: &str = "root@pam!ci=d5e8c7a2-0b1f-4e3a-9c6d-2f4b8a1e7c90";
+/// Safety limit for waits; tests never assert on durations.
+pub const WAIT: Duration = Duration::from_secs(90);
+
+pub struct Harness {
+    pub ns: String,
+    pub admin: Client,
+    pub sim: RunningSim,
+    pub http: reqwest::Client,
+    pub pve_name: String,
+    pub ontap_name: String,
+    shutdown: CancellationToken,
+    controller: Option<tokio::task::JoinHandle<()>>,
+    controller_client: Client,
+    _tmp: tempfile::TempDir,
+}
+
+#[derive(Default)]
+pub struct Options {
+    /// Namespaces the backends allow; default: the test namespace.
+    pub allowed_namespaces: Option<Vec<String>>,
+    /// Simulator scenario (e.g. slower Proxmox tasks); default: the built-in one.
+    pub scenario: Option<pve_ontap_sim::Scenario>,
+}
+
+impl Harness {
+    pub async fn start(prefix: &str) -> Harness {
+        Self::start_with(prefix, Options::default()).await
+    }
+
+    pub async fn start_with(prefix: &str, opts: Options) -> Harness {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Controller logs on demand (`RUST_LOG=pve_ontap_controller=debug`), for diagnosing a failing scenario.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
+        let cp = testkit::shared().await.expect("control plane");
+        let ns = cp.create_namespace(prefix).await.expect("namespace");
+        let admin = cp.admin_client().await.expect("admin client");
+        let identity = testkit::ChartIdentity::install(cp, &ns, &ns)
+            .await
+            .expect("chart identity");
+        let controller_client = identity.client(cp).await.expect("controller client");
+
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut sim_opts = SimOptions::ephemeral(tmp.path().join("tls"));
+        if let Some(scenario) = opts.scenario {
+            sim_opts.scenario = pve_ontap_sim::ScenarioSource::Value(Box::new(scenario));
+        }
+        let sim = pve_ontap_sim::start(sim_opts).await.expect("simulator");
+        let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("sim CA");
+        let http = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .build()
+            .expect("http client");
+
+        let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+        for (name, data) in [
+            ("pve-credentials", json!({ "token": PVE_TOKEN })),
+            (
+                "ontap-credentials",
+                json!({ "username": "admin", "password": "netapp123" }),
+            ),
+            ("sim-ca", json!({ "ca.crt": sim.ca_pem() })),
+        ] {
+            let secret: Secret = serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": { "name": name, "namespace": ns },
+                "stringData": data,
+            }))
+            .unwrap();
+            secrets
+                .create(&PostParams::default(), &secret)
+                .await
+                .expect("secret");
+        }
+        let allowed = opts.allowed_namespaces.unwrap_or_else(|| vec![ns.clone()]);
+        let pve_name = format!("{ns}-pve");
+        let ontap_name = format!("{ns}-ontap");
+        let pc: ProxmoxCluster = serde_json::from_value(json!({
+            "apiVersion": "pveontap.io/v1alpha1", "kind": "ProxmoxCluster",
+            "metadata": { "name": pve_name },
+            "spec": {
+                "endpoints": [sim.pve_url()],
+                "credentialsSecretRef": { "name": "pve-credentials", "namespace": ns },
+                "caBundleSecretRef": { "name": "sim-ca", "namespace": ns, "key": "ca.crt" },
+                "allowedNamespaces": allowed,
+            }
+        }))
+        .unwrap();
+        Api::<ProxmoxCluster>::all(admin.clone())
+            .create(&PostParams::default(), &pc)
+            .await
+            .expect("ProxmoxCluster");
+        let oc: OntapCluster = serde_json::from_value(json!({
+            "apiVersion": "pveontap.io/v1alpha1", "kind": "OntapCluster",
+            "metadata": { "name": ontap_name },
+            "spec": {
+                "endpoint": sim.ontap_url(),
+                "credentialsSecretRef": { "name": "ontap-credentials", "namespace": ns },
+                "caBundleSecretRef": { "name": "sim-ca", "namespace": ns, "key": "ca.crt" },
+                "allowedNamespaces": allowed,
+            }
+        }))
+        .unwrap();
+        Api::<OntapCluster>::all(admin.clone())
+            .create(&PostParams::default(), &oc)
+            .await
+            .expect("OntapCluster");
+
+        let mut h = Harness {
+            ns,
+            admin,
+            sim,
+            http,
+            pve_name,
+            ontap_name,
+            shutdown: CancellationToken::new(),
+            controller: None,
+            controller_client,
+            _tmp: tmp,
+        };
+        h.start_controller();
+        h
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::new("test-cluster");
+        s.namespaces = vec![self.ns.clone()];
+        s.backoff_base = Duration::from_millis(200);
+        s.backoff_max = Duration::from_secs(3);
+        s
+    }
+
+    /// Starts the controller runtime (as the chart's ServiceAccount) in this test's runtime.
+    pub fn start_controller(&mut self) {
+        self.shutdown = CancellationToken::new();
+        let client = self.controller_client.clone();
+        let settings = self.settings();
+        let token = self.shutdown.clone();
+        self.controller = Some(tokio::spawn(async move {
+            runtime::run(client, settings, Arc::new(Metrics::new()), token)
+                .await
+                .expect("controller runtime");
+        }));
+    }
+
+    /// Stops the controller and waits for in-flight reconciles to finish.
+    pub async fn stop_controller(&mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.controller.take() {
+            h.await.expect("controller task");
+        }
+    }
+
+    /// Kills the controller without a graceful shutdown (a crash, as far as the world can tell).
+    pub fn kill_controller(&mut self) {
+        if let Some(h) = self.controller.take() {
+            h.abort();
+        }
+    }
+
+    pub async fn inventory(&self) -> Value {
+        self.http
+            .get(format!("{}/_sim/inventory", self.sim.ontap_url()))
+            .send()
+            .await
+            .expect("inventory")
+            .json()
+            .await
+            .expect("inventory json")
+    }
+
+    pub async fn add_fault(&self, fault: Value) {
+        let resp = self
+            .http
+            .post(format!("{}/_sim/faults", self.sim.ontap_url()))
+            .json(&fault)
+            .send()
+            .await
+            .expect("fault");
+        assert!(
+            resp.status().is_success(),
+            "fault rejected: {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::namespaced(self.admin.clone(), &self.ns)
+    }
+
+    pub async fn create<K>(&self, value: Value) -> K
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+    {
+        let obj: K = serde_json::from_value(value).expect("object");
+        self.api::<K>()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create")
+    }
+
+    /// Polls until `pred` holds; panics with the last seen object after [`WAIT`].
+    pub async fn wait_for<K>(&self, name: &str, pred: impl Fn(&K) -> bool) -> K
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+    {
+        let api = self.api::<K>();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let obj = api.get(name).await.expect("get");
+            if pred(&obj) {
+                return obj;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "condition not reached; last object: {}",
+                    serde_json::to_string_pretty(&obj).unwrap()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Deletes and waits until the object is gone (finalizer released).
+    pub async fn delete_and_wait<K>(&self, name: &str)
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+    {
+        let api = self.api::<K>();
+        api.delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match api.get_opt(name).await.expect("get") {
+                None => return,
+                Some(obj) if tokio::time::Instant::now() > deadline => {
+                    panic!(
+                        "object not deleted; last: {}",
+                        serde_json::to_string_pretty(&obj).unwrap()
+                    )
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    pub async fn events_for(&self, name: &str) -> Vec<(String, String)> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.admin.clone(), &self.ns);
+        api.list(&Default::default())
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default()))
+            .collect()
+    }
+
+    pub async fn finish(mut self) {
+        self.stop_controller().await;
+        let _ = Api::<ProxmoxCluster>::all(self.admin.clone())
+            .delete(&self.pve_name, &DeleteParams::default())
+            .await;
+        let _ = Api::<OntapCluster>::all(self.admin.clone())
+            .delete(&self.ontap_name, &DeleteParams::default())
+            .await;
+        let name = self.ns.clone();
+        let _ = name.len();
+        self.sim.shutdown().await;
+    }
+}
+
+/// Files of an ONTAP volume in the inventory, sorted.
+pub fn volume_files(inv: &Value, volume: &str) -> Vec<String> {
+    let mut files: Vec<String> = inv["ontap"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == volume)
+        .unwrap_or_else(|| panic!("no volume {volume}"))["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["type"].as_str().unwrap_or("?"),
+                f["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+pub fn vm(inv: &Value, vmid: u64) -> Option<&Value> {
+    inv["pve"]["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["vmid"] == vmid)
+}
+
+/// `(kind, detail)` of the simulator's PVE events.
+pub fn sim_events(inv: &Value) -> Vec<(String, String)> {
+    inv["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["api"] == "pve")
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_owned(),
+                e["detail"].to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn name_of<K: Resource>(k: &K) -> String {
+    k.name_any()
+}

@@ -1,0 +1,833 @@
+//! VmDiskClone against the real apiserver and the simulator over HTTPS, with the controller running as the
+//! chart's ServiceAccount.
+
+mod controller_support;
+
+use controller_support::*;
+use pve_ontap_controller::api::common::{VmRestoreAction, VmTaskStep};
+use pve_ontap_controller::api::vm_disk_clone::VmConsistency;
+use pve_ontap_controller::api::{Phase, VmDiskClone};
+use serde_json::{json, Value};
+
+fn vdc(name: &str, pve: &str, spec: Value) -> Value {
+    let mut s = json!({ "proxmoxClusterRef": { "name": pve }, "vmid": 100 });
+    s.as_object_mut()
+        .unwrap()
+        .extend(spec.as_object().unwrap().clone());
+    json!({
+        "apiVersion": "pveontap.io/v1alpha1", "kind": "VmDiskClone",
+        "metadata": { "name": name },
+        "spec": s,
+    })
+}
+
+fn phase(o: &VmDiskClone) -> Phase {
+    o.status.as_ref().map(|s| s.phase).unwrap_or_default()
+}
+
+fn ready(o: &VmDiskClone) -> bool {
+    let gen = o.metadata.generation;
+    o.status.as_ref().is_some_and(|s| {
+        s.phase == Phase::Ready
+            && s.observed_generation == gen
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+fn vm100(inv: &Value) -> Value {
+    vm(inv, 100).expect("VM 100").clone()
+}
+
+fn pve_events_for(inv: &Value, vmid: u32) -> Vec<String> {
+    sim_events(inv)
+        .into_iter()
+        .filter(|(_, d)| d.contains(&format!("VM {vmid}")))
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// The default path: FsFreeze, copies registered as unusedN (pending on the running VM), deletion restores the
+/// starting inventory exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_with_fsfreeze_then_delete_restores_inventory() {
+    let h = Harness::start("vdc-freeze").await;
+    let before = h.inventory().await;
+    let files_before = volume_files(&before, "pve_images");
+
+    h.create::<VmDiskClone>(vdc(
+        "web",
+        &h.pve_name,
+        json!({ "consistency": "FsFreeze" }),
+    ))
+    .await;
+    let obj = h.wait_for::<VmDiskClone>("web", ready).await;
+    let st = obj.status.clone().unwrap();
+    assert_eq!(st.consistency_applied, Some(VmConsistency::FsFreeze));
+    assert_eq!(st.node.as_deref(), Some("pve1"));
+    let drives: Vec<_> = st.disks.iter().map(|d| d.drive.as_str()).collect();
+    assert_eq!(
+        drives,
+        ["scsi0", "scsi1"],
+        "cdrom skipped, both ONTAP disks copied"
+    );
+    assert!(st.restore.is_empty(), "no VM state left to restore");
+
+    let inv = h.inventory().await;
+    let files = volume_files(&inv, "pve_images");
+    for d in &st.disks {
+        assert_eq!(d.ontap_volume.as_deref(), Some("pve_images"));
+        assert!(
+            d.clone_path.starts_with("images/100/vm-100-"),
+            "{}",
+            d.clone_path
+        );
+        assert!(
+            files.contains(&format!("file:{}", d.clone_path)),
+            "{} missing in {files:?}",
+            d.clone_path
+        );
+        let key = d.config_key.clone().expect("registered");
+        assert!(key.starts_with("unused"));
+        // The VM runs, so Proxmox keeps the new unusedN as a pending change.
+        assert!(d.pending, "{key} should be pending on a running VM");
+        let vm = vm100(&inv);
+        let pending = vm["pending"][&key]
+            .as_str()
+            .or(vm["config"][&key].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(Some(pending.as_str()), d.clone_volume_id.as_deref());
+    }
+    let vm = vm100(&inv);
+    assert_eq!(vm["status"], "running");
+    assert_eq!(vm["qmpstatus"], "running");
+    assert_eq!(vm["frozen"], false);
+    let events = pve_events_for(&inv, 100);
+    let freeze = events
+        .iter()
+        .position(|k| k == "freeze")
+        .expect("freeze seen");
+    let thaw = events.iter().position(|k| k == "thaw").expect("thaw seen");
+    assert!(freeze < thaw, "{events:?}");
+    assert!(
+        st.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("pending"),
+        "{:?}",
+        st.message
+    );
+
+    h.delete_and_wait::<VmDiskClone>("web").await;
+    let after = h.inventory().await;
+    assert_eq!(volume_files(&after, "pve_images"), files_before);
+    let (vb, va) = (vm100(&before), vm100(&after));
+    assert_eq!(va["config"], vb["config"]);
+    assert_eq!(va["pending"], vb["pending"]);
+    assert_eq!(va["status"], "running");
+    h.finish().await;
+}
+
+/// Suspend pauses and always resumes; the simulator's log shows both, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_pauses_and_resumes() {
+    let h = Harness::start("vdc-suspend").await;
+    h.create::<VmDiskClone>(vdc(
+        "s",
+        &h.pve_name,
+        json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
+    ))
+    .await;
+    let obj = h.wait_for::<VmDiskClone>("s", ready).await;
+    let st = obj.status.unwrap();
+    assert_eq!(st.consistency_applied, Some(VmConsistency::Suspend));
+    assert_eq!(st.disks.len(), 1);
+    let inv = h.inventory().await;
+    let events = pve_events_for(&inv, 100);
+    let s = events
+        .iter()
+        .position(|k| k == "suspend")
+        .expect("suspend seen");
+    let r = events
+        .iter()
+        .position(|k| k == "resume")
+        .expect("resume seen");
+    assert!(s < r, "{events:?}");
+    let vm = vm100(&inv);
+    assert_eq!(
+        (vm["status"].as_str(), vm["qmpstatus"].as_str()),
+        (Some("running"), Some("running"))
+    );
+    h.delete_and_wait::<VmDiskClone>("s").await;
+    h.finish().await;
+}
+
+/// Retain keeps the copies and their registration when the object goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_keeps_copies() {
+    let h = Harness::start("vdc-retain").await;
+    h.create::<VmDiskClone>(vdc(
+        "keep",
+        &h.pve_name,
+        json!({ "deletionPolicy": "Retain", "disks": ["scsi0"] }),
+    ))
+    .await;
+    let obj = h.wait_for::<VmDiskClone>("keep", ready).await;
+    let st = obj.status.unwrap();
+    h.delete_and_wait::<VmDiskClone>("keep").await;
+    let inv = h.inventory().await;
+    let files = volume_files(&inv, "pve_images");
+    assert!(
+        files.contains(&format!("file:{}", st.disks[0].clone_path)),
+        "{files:?}"
+    );
+    let key = st.disks[0].config_key.clone().unwrap();
+    let vm = vm100(&inv);
+    assert!(
+        vm["pending"][&key].is_string() || vm["config"][&key].is_string(),
+        "{vm}"
+    );
+    h.finish().await;
+}
+
+/// A backend that does not allow the namespace: Failed with a clear reason, nothing touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_namespace_fails_without_touching_anything() {
+    let h = Harness::start_with(
+        "vdc-forbidden",
+        Options {
+            allowed_namespaces: Some(vec!["somewhere-else".into()]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let before = h.inventory().await;
+    h.create::<VmDiskClone>(vdc(
+        "nope",
+        &h.pve_name,
+        json!({ "consistency": "Suspend" }),
+    ))
+    .await;
+    let obj = h
+        .wait_for::<VmDiskClone>("nope", |o| phase(o) == Phase::Failed)
+        .await;
+    let st = obj.status.unwrap();
+    let ready = st.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "NamespaceForbidden");
+    assert!(
+        ready.message.contains("allowedNamespaces"),
+        "{}",
+        ready.message
+    );
+    let after = h.inventory().await;
+    assert_eq!(
+        volume_files(&after, "pve_images"),
+        volume_files(&before, "pve_images")
+    );
+    assert_eq!(pve_events_for(&after, 100), pve_events_for(&before, 100));
+    // Deletion of a Failed object that never made anything is not blocked.
+    h.delete_and_wait::<VmDiskClone>("nope").await;
+    h.finish().await;
+}
+
+/// A listed disk that is not on ONTAP is a clear, permanent error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdrom_listed_is_a_clear_error() {
+    let h = Harness::start("vdc-cdrom").await;
+    h.create::<VmDiskClone>(vdc("cd", &h.pve_name, json!({ "disks": ["ide2"] })))
+        .await;
+    let obj = h
+        .wait_for::<VmDiskClone>("cd", |o| phase(o) == Phase::Failed)
+        .await;
+    let msg = obj.status.unwrap().message.unwrap_or_default();
+    assert!(msg.contains("ide2") && msg.contains("CD-ROM"), "{msg}");
+    h.delete_and_wait::<VmDiskClone>("cd").await;
+    h.finish().await;
+}
+
+/// NewVm: a new VM with the copies, fresh MAC, own name; deletion removes it (stopped) and its files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_vm_is_created_and_removed() {
+    let h = Harness::start("vdc-newvm").await;
+    let before = h.inventory().await;
+    h.create::<VmDiskClone>(vdc(
+        "copy",
+        &h.pve_name,
+        json!({ "attach": "NewVm", "newVm": { "vmid": 200, "name": "web01-copy" }, "consistency": "Suspend" }),
+    ))
+    .await;
+    let obj = h.wait_for::<VmDiskClone>("copy", ready).await;
+    let st = obj.status.unwrap();
+    assert_eq!(st.new_vmid, Some(200));
+    let inv = h.inventory().await;
+    let vm200 = vm(&inv, 200).expect("VM 200 created").clone();
+    assert_eq!(vm200["status"], "stopped");
+    let cfg = &vm200["config"];
+    assert_eq!(cfg["name"], "web01-copy");
+    assert!(
+        cfg["scsi0"]
+            .as_str()
+            .unwrap()
+            .starts_with("ONTAP01:200/vm-200-disk-"),
+        "{cfg}"
+    );
+    assert!(
+        cfg["scsi1"]
+            .as_str()
+            .unwrap()
+            .starts_with("ONTAP01:200/vm-200-disk-"),
+        "{cfg}"
+    );
+    let src_net = vm100(&inv)["config"]["net0"].as_str().unwrap().to_owned();
+    let new_net = cfg["net0"].as_str().unwrap().to_owned();
+    assert_ne!(src_net, new_net, "fresh MAC");
+    assert!(new_net.contains("bridge=vmbr0"));
+    let files = volume_files(&inv, "pve_images");
+    for d in &st.disks {
+        assert!(
+            d.clone_path.starts_with("images/200/vm-200-disk-"),
+            "{}",
+            d.clone_path
+        );
+        assert!(
+            files.contains(&format!("file:{}", d.clone_path)),
+            "{files:?}"
+        );
+    }
+    assert_eq!(vm100(&inv)["status"], "running");
+
+    h.delete_and_wait::<VmDiskClone>("copy").await;
+    let after = h.inventory().await;
+    assert!(vm(&after, 200).is_none(), "VM 200 removed");
+    assert_eq!(
+        volume_files(&after, "pve_images"),
+        volume_files(&before, "pve_images")
+    );
+    h.finish().await;
+}
+
+/// Hibernate and Shutdown leave the VM running again; the simulator's log shows the power cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hibernate_and_shutdown_leave_the_vm_running() {
+    let h = Harness::start("vdc-power").await;
+    for (name, mode, stop_event) in [
+        ("hib", "Hibernate", "hibernate"),
+        ("shut", "Shutdown", "shutdown"),
+    ] {
+        h.create::<VmDiskClone>(vdc(
+            name,
+            &h.pve_name,
+            json!({ "consistency": mode, "disks": ["scsi1"] }),
+        ))
+        .await;
+        let obj = h.wait_for::<VmDiskClone>(name, ready).await;
+        let applied = obj.status.unwrap().consistency_applied.unwrap();
+        assert_eq!(format!("{applied:?}"), mode);
+        let inv = h.inventory().await;
+        let events = pve_events_for(&inv, 100);
+        let stop = events
+            .iter()
+            .rposition(|k| k == stop_event)
+            .unwrap_or_else(|| panic!("{stop_event} in {events:?}"));
+        assert!(
+            events[stop..].iter().any(|k| k == "start" || k == "resume"),
+            "{events:?}"
+        );
+        let vm = vm100(&inv);
+        assert_eq!(
+            (vm["status"].as_str(), vm["qmpstatus"].as_str()),
+            (Some("running"), Some("running")),
+            "{vm}"
+        );
+        assert!(vm["lock"].is_null(), "{vm}");
+        assert!(vm["config"]["vmstate"].is_null(), "{vm}");
+        h.delete_and_wait::<VmDiskClone>(name).await;
+    }
+    h.finish().await;
+}
+
+/// None on a running VM copies anyway and says so with a Warning event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn none_on_running_vm_warns() {
+    let h = Harness::start("vdc-none").await;
+    h.create::<VmDiskClone>(vdc(
+        "raw",
+        &h.pve_name,
+        json!({ "attach": "None", "disks": ["scsi1"] }),
+    ))
+    .await;
+    let obj = h.wait_for::<VmDiskClone>("raw", ready).await;
+    let st = obj.status.unwrap();
+    assert_eq!(st.consistency_applied, Some(VmConsistency::None));
+    assert!(
+        st.disks[0].config_key.is_none(),
+        "attach None registers nothing"
+    );
+    let events = h.events_for("raw").await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, r)| t == "Warning" && r == "CrashConsistent"),
+        "{events:?}"
+    );
+    let inv = h.inventory().await;
+    assert!(pve_events_for(&inv, 100)
+        .iter()
+        .all(|k| k != "freeze" && k != "suspend"));
+    h.delete_and_wait::<VmDiskClone>("raw").await;
+    let after = h.inventory().await;
+    assert!(
+        !volume_files(&after, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path))
+    );
+    h.finish().await;
+}
+
+/// Transient 5xx answers to the file clone are retried with backoff until the clone is Ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_file_clone_errors_are_retried() {
+    let h = Harness::start("vdc-5xx").await;
+    h.add_fault(json!({
+        "api": "ontap", "method": "POST", "route": "/api/storage/file/clone",
+        "error": { "status": 503, "message": "service temporarily unavailable" },
+        "count": 2
+    }))
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "retry",
+        &h.pve_name,
+        json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
+    ))
+    .await;
+    let obj = h.wait_for::<VmDiskClone>("retry", ready).await;
+    assert!(obj.status.unwrap().disks[0].cloned);
+    let events = h.events_for("retry").await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, r)| t == "Warning" && r == "OntapTransient"),
+        "{events:?}"
+    );
+    let vm = vm100(&h.inventory().await);
+    assert_eq!(
+        vm["qmpstatus"], "running",
+        "VM resumed after every failed attempt"
+    );
+    h.delete_and_wait::<VmDiskClone>("retry").await;
+    h.finish().await;
+}
+
+/// A file-clone job that fails ends Failed with ONTAP's message, and the VM is running again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_clone_job_is_failed_with_ontaps_message() {
+    let h = Harness::start("vdc-jobfail").await;
+    h.add_fault(json!({
+        "api": "ontap",
+        "async_failure": { "operation": "file_clone", "code": "13565952", "message": "Clone start failed: no space" }
+    }))
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "bad",
+        &h.pve_name,
+        json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
+    ))
+    .await;
+    let obj = h
+        .wait_for::<VmDiskClone>("bad", |o| phase(o) == Phase::Failed)
+        .await;
+    let msg = obj.status.unwrap().message.unwrap_or_default();
+    assert!(msg.contains("Clone start failed: no space"), "{msg}");
+    let vm = vm100(&h.inventory().await);
+    assert_eq!(vm["qmpstatus"], "running");
+    h.delete_and_wait::<VmDiskClone>("bad").await;
+    h.finish().await;
+}
+
+/// The controller dies while the VM is paused: after a restart the VM runs again and the clone completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_suspend_and_resume_is_repaired() {
+    let mut h = Harness::start("vdc-crash").await;
+    // Hold the file clone long enough to kill the controller inside the window.
+    h.add_fault(json!({
+        "api": "ontap", "method": "POST", "route": "/api/storage/file/clone", "latency_ms": 4000, "count": 1
+    }))
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "crash",
+        &h.pve_name,
+        json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
+    ))
+    .await;
+    h.wait_for::<VmDiskClone>("crash", |o| {
+        o.status.as_ref().is_some_and(|s| !s.restore.is_empty())
+    })
+    .await;
+    // Wait until the VM is actually paused, then kill the controller.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if vm100(&h.inventory().await)["qmpstatus"] == "paused" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "VM never paused");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    h.kill_controller();
+    assert_eq!(
+        vm100(&h.inventory().await)["qmpstatus"],
+        "paused",
+        "the crash left the VM paused"
+    );
+
+    h.start_controller();
+    let obj = h.wait_for::<VmDiskClone>("crash", ready).await;
+    let st = obj.status.unwrap();
+    assert!(st.restore.is_empty());
+    assert!(st.disks[0].cloned);
+    let inv = h.inventory().await;
+    let vm = vm100(&inv);
+    assert_eq!(
+        (vm["status"].as_str(), vm["qmpstatus"].as_str()),
+        (Some("running"), Some("running"))
+    );
+    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    h.delete_and_wait::<VmDiskClone>("crash").await;
+    h.finish().await;
+}
+
+/// On a stopped VM the unusedN entries apply at once (not pending); deletion removes them through Proxmox,
+/// which deletes the owned copy files itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_on_stopped_vm_applies_immediately() {
+    let h = Harness::start("vdc-stopped").await;
+    let before = h.inventory().await;
+    let mut obj = vdc("db", &h.pve_name, json!({ "consistency": "Shutdown" }));
+    obj["spec"]["vmid"] = json!(101);
+    h.create::<VmDiskClone>(obj).await;
+    let st = h.wait_for::<VmDiskClone>("db", ready).await.status.unwrap();
+    assert_eq!(st.node.as_deref(), Some("pve2"));
+    assert_eq!(st.disks.len(), 1);
+    let d = &st.disks[0];
+    assert!(!d.pending, "a stopped VM applies unusedN right away");
+    let inv = h.inventory().await;
+    let vm101 = vm(&inv, 101).unwrap();
+    assert_eq!(
+        vm101["config"][d.config_key.as_deref().unwrap()].as_str(),
+        d.clone_volume_id.as_deref()
+    );
+    assert_eq!(vm101["status"], "stopped", "a stopped VM is not started");
+    assert!(pve_events_for(&inv, 101)
+        .iter()
+        .all(|k| k != "shutdown" && k != "start"));
+
+    h.delete_and_wait::<VmDiskClone>("db").await;
+    let after = h.inventory().await;
+    assert_eq!(
+        vm(&after, 101).unwrap()["config"],
+        vm(&before, 101).unwrap()["config"]
+    );
+    assert_eq!(
+        volume_files(&after, "pve_images"),
+        volume_files(&before, "pve_images")
+    );
+    h.finish().await;
+}
+
+/// A started NewVm blocks deletion with a condition until it is stopped; then it goes with its disks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_new_vm_blocks_deletion_until_stopped() {
+    let h = Harness::start("vdc-newvm-run").await;
+    let before = h.inventory().await;
+    h.create::<VmDiskClone>(vdc(
+        "run",
+        &h.pve_name,
+        json!({ "attach": "NewVm", "newVm": { "vmid": 300, "name": "copy-running", "start": true }, "disks": ["scsi0"] }),
+    ))
+    .await;
+    h.wait_for::<VmDiskClone>("run", ready).await;
+    assert_eq!(vm(&h.inventory().await, 300).unwrap()["status"], "running");
+
+    h.api::<VmDiskClone>()
+        .delete("run", &Default::default())
+        .await
+        .unwrap();
+    let blocked = h
+        .wait_for::<VmDiskClone>("run", |o| {
+            o.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "DeletionBlocked" && c.reason == "VmRunning")
+            })
+        })
+        .await;
+    assert!(blocked
+        .status
+        .unwrap()
+        .message
+        .unwrap_or_default()
+        .contains("300"));
+    assert!(
+        vm(&h.inventory().await, 300).is_some(),
+        "a running VM is never deleted"
+    );
+
+    let url = format!(
+        "{}/api2/json/nodes/pve1/qemu/300/status/stop",
+        h.sim.pve_url()
+    );
+    let resp = h
+        .http
+        .post(&url)
+        .header("Authorization", format!("PVEAPIToken={PVE_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h
+        .api::<VmDiskClone>()
+        .get_opt("run")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not deleted after the VM stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let after = h.inventory().await;
+    assert!(vm(&after, 300).is_none());
+    assert_eq!(
+        volume_files(&after, "pve_images"),
+        volume_files(&before, "pve_images")
+    );
+    h.finish().await;
+}
+
+/// The guest agent cannot freeze: the copy is made crash-consistent and says so, unless consistency is required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_freeze_copies_crash_consistent_unless_required() {
+    let h = Harness::start("vdc-quiesce").await;
+    h.add_fault(json!({
+        "api": "pve", "method": "POST", "route": "*/agent/fsfreeze-freeze",
+        "error": { "status": 500, "message": "QEMU guest agent is not running" }
+    }))
+    .await;
+    let before = h.inventory().await;
+
+    h.create::<VmDiskClone>(vdc(
+        "strict",
+        &h.pve_name,
+        json!({ "consistency": "FsFreeze", "requireConsistency": true, "disks": ["scsi1"] }),
+    ))
+    .await;
+    let obj = h
+        .wait_for::<VmDiskClone>("strict", |o| phase(o) == Phase::Failed)
+        .await;
+    let st = obj.status.unwrap();
+    assert!(
+        st.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("requireConsistency"),
+        "{:?}",
+        st.message
+    );
+    assert!(!st.disks[0].cloned);
+    assert_eq!(
+        volume_files(&h.inventory().await, "pve_images"),
+        volume_files(&before, "pve_images"),
+        "nothing copied"
+    );
+
+    h.create::<VmDiskClone>(vdc(
+        "lenient",
+        &h.pve_name,
+        json!({ "consistency": "FsFreeze", "disks": ["scsi1"] }),
+    ))
+    .await;
+    let obj = h.wait_for::<VmDiskClone>("lenient", ready).await;
+    let st = obj.status.unwrap();
+    assert_eq!(st.consistency_applied, Some(VmConsistency::None));
+    let c = st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Consistency")
+        .expect("Consistency condition");
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "QuiesceFailed")
+    );
+    let inv = h.inventory().await;
+    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    assert_eq!(vm100(&inv)["frozen"], false);
+    h.delete_and_wait::<VmDiskClone>("strict").await;
+    h.delete_and_wait::<VmDiskClone>("lenient").await;
+    h.finish().await;
+}
+
+/// Two objects pausing the same VM at once: the per-VM lock keeps their windows apart (suspend/resume pairs
+/// never interleave), and both complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_on_one_vm_never_interleave() {
+    let h = Harness::start("vdc-parallel").await;
+    h.create::<VmDiskClone>(vdc(
+        "a",
+        &h.pve_name,
+        json!({ "consistency": "Suspend", "disks": ["scsi0"] }),
+    ))
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "b",
+        &h.pve_name,
+        json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
+    ))
+    .await;
+    h.wait_for::<VmDiskClone>("a", ready).await;
+    h.wait_for::<VmDiskClone>("b", ready).await;
+    let inv = h.inventory().await;
+    let power: Vec<String> = pve_events_for(&inv, 100)
+        .into_iter()
+        .filter(|k| k == "suspend" || k == "resume")
+        .collect();
+    assert_eq!(
+        power,
+        ["suspend", "resume", "suspend", "resume"],
+        "{power:?}"
+    );
+    assert_eq!(vm100(&inv)["qmpstatus"], "running");
+    h.finish().await;
+}
+
+/// The default scenario with some Proxmox task types slowed down (milliseconds per task type).
+fn slow_pve(tasks: &[(&str, u64)]) -> Options {
+    let mut scenario = pve_ontap_sim::Scenario::default_scenario();
+    for (kind, ms) in tasks {
+        scenario.timings.pve.tasks.insert((*kind).to_owned(), *ms);
+    }
+    Options {
+        scenario: Some(scenario),
+        ..Default::default()
+    }
+}
+
+fn task_step(o: &VmDiskClone) -> Option<VmTaskStep> {
+    o.status.as_ref()?.vm_task.as_ref().map(|t| t.step)
+}
+
+/// A clean shutdown (and the start after it) taking longer than a reconcile waits for a task: the reconcile
+/// records the task in status and returns; later reconciles observe it, copy, start the VM again and finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_shutdown_is_followed_across_reconciles() {
+    let h = Harness::start_with(
+        "vdc-slow",
+        slow_pve(&[("qmshutdown", 10_000), ("qmstart", 7_000)]),
+    )
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "slow",
+        &h.pve_name,
+        json!({ "consistency": "Shutdown", "disks": ["scsi1"] }),
+    ))
+    .await;
+
+    // The message is written only when a reconcile returns with the task still running.
+    let obj = h
+        .wait_for::<VmDiskClone>("slow", |o| {
+            task_step(o) == Some(VmTaskStep::Quiesce)
+                && o.status.as_ref().is_some_and(|s| {
+                    s.message
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with("waiting for Proxmox task"))
+                })
+        })
+        .await;
+    let st = obj.status.unwrap();
+    assert_eq!(st.phase, Phase::InProgress);
+    let task = st.vm_task.clone().unwrap();
+    assert!(task.upid.contains(":qmshutdown:100:"), "{task:?}");
+    // The undo was recorded before the shutdown was started.
+    assert_eq!(st.restore.len(), 1, "{:?}", st.restore);
+    assert_eq!(st.restore[0].action, VmRestoreAction::Start);
+    assert!(
+        !st.disks[0].cloned,
+        "nothing is copied before the VM is down"
+    );
+
+    // The start after the copy is followed the same way.
+    let obj = h
+        .wait_for::<VmDiskClone>("slow", |o| task_step(o) == Some(VmTaskStep::Restore))
+        .await;
+    let st = obj.status.unwrap();
+    assert!(st.vm_task.unwrap().upid.contains(":qmstart:100:"));
+    assert!(st.disks[0].cloned, "copied while the VM was down");
+    assert_eq!(
+        st.restore.len(),
+        1,
+        "the undo stays recorded until the VM runs"
+    );
+
+    let obj = h.wait_for::<VmDiskClone>("slow", ready).await;
+    let st = obj.status.unwrap();
+    assert_eq!(st.consistency_applied, Some(VmConsistency::Shutdown));
+    assert!(st.restore.is_empty() && st.vm_task.is_none(), "{st:?}");
+    let inv = h.inventory().await;
+    let vm = vm100(&inv);
+    assert_eq!(
+        (vm["status"].as_str(), vm["qmpstatus"].as_str()),
+        (Some("running"), Some("running")),
+        "{vm}"
+    );
+    let events = pve_events_for(&inv, 100);
+    let stop = events
+        .iter()
+        .rposition(|k| k == "shutdown")
+        .unwrap_or_else(|| panic!("shutdown in {events:?}"));
+    assert!(events[stop..].iter().any(|k| k == "start"), "{events:?}");
+    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    h.delete_and_wait::<VmDiskClone>("slow").await;
+    h.finish().await;
+}
+
+/// A slow suspend that fails in the end: the failure is reported with Proxmox's exit status, the VM is left
+/// running, and the retry (the fault fires once) completes the copy in a fresh window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_failing_suspend_restores_and_reports() {
+    let h = Harness::start_with("vdc-slowfail", slow_pve(&[("qmpause", 6_000)])).await;
+    h.add_fault(json!({
+        "api": "pve", "async_failure": { "operation": "qmpause", "message": "pause failed: injected" }, "count": 1
+    }))
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "slowfail",
+        &h.pve_name,
+        json!({ "consistency": "Suspend", "disks": ["scsi0"] }),
+    ))
+    .await;
+    h.wait_for::<VmDiskClone>("slowfail", |o| task_step(o) == Some(VmTaskStep::Quiesce))
+        .await;
+    let obj = h.wait_for::<VmDiskClone>("slowfail", ready).await;
+    let st = obj.status.unwrap();
+    assert_eq!(st.consistency_applied, Some(VmConsistency::Suspend));
+    assert!(st.restore.is_empty() && st.vm_task.is_none(), "{st:?}");
+    let events = h.events_for("slowfail").await;
+    assert!(
+        events.contains(&("Warning".to_owned(), "ProxmoxTaskFailed".to_owned())),
+        "{events:?}"
+    );
+    let inv = h.inventory().await;
+    let failed: Vec<_> = inv["pve"]["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["type"] == "qmpause" && t["exitstatus"] == "pause failed: injected")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", inv["pve"]["tasks"]);
+    assert_eq!(vm100(&inv)["qmpstatus"], "running");
+    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    h.delete_and_wait::<VmDiskClone>("slowfail").await;
+    h.finish().await;
+}
