@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use pve_ontap_controller::config::Config;
-use pve_ontap_controller::leader::{self, LeaderElector};
 use pve_ontap_controller::controller::context::{Concurrency, Settings};
 use pve_ontap_controller::controller::runtime;
+use pve_ontap_controller::leader::{self, LeaderElector};
 use pve_ontap_controller::metrics::Metrics;
 use pve_ontap_controller::telemetry;
 
@@ -164,7 +164,10 @@ async fn main() -> anyhow::Result<()> {
             .leader_election
             .settings(identity, client.default_namespace())?;
         info!(lease = %format!("{}/{}", lease.namespace, lease.name), "waiting for leadership");
-        match LeaderElector::new(client.clone(), lease).acquire(&shutdown).await {
+        match LeaderElector::new(client.clone(), lease)
+            .acquire(&shutdown)
+            .await
+        {
             Some(leadership) => Some(leadership),
             None => {
                 // Shutdown was requested while this replica was a follower.
