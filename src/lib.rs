@@ -6,4 +6,5 @@ pub mod leader;
 pub mod metrics;
 pub mod ontap;
 pub mod proxmox;
+pub mod request_observer;
 pub mod telemetry;

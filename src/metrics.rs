@@ -1,5 +1,7 @@
 //! Prometheus metrics of the reconcilers, served on `/metrics`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -8,6 +10,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use crate::request_observer::{RequestEvent, RequestObserver};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -27,6 +31,54 @@ pub struct PhaseLabels {
     pub phase: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendRequestLabels {
+    pub backend: &'static str,
+    pub method: String,
+    /// Route template (never a concrete path).
+    pub endpoint: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLatencyLabels {
+    pub backend: &'static str,
+    pub method: String,
+    pub endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DisturbedLabels {
+    pub state: &'static str,
+}
+
+/// The state the controller put a VM in and has not yet undone (the `state` label of `vms_disturbed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VmDisturbance {
+    Frozen,
+    Paused,
+    Hibernated,
+    Stopped,
+}
+
+impl VmDisturbance {
+    pub const ALL: [VmDisturbance; 4] = [
+        VmDisturbance::Frozen,
+        VmDisturbance::Paused,
+        VmDisturbance::Hibernated,
+        VmDisturbance::Stopped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VmDisturbance::Frozen => "frozen",
+            VmDisturbance::Paused => "paused",
+            VmDisturbance::Hibernated => "hibernated",
+            VmDisturbance::Stopped => "stopped",
+        }
+    }
+}
+
 /// All controller metrics, registered once in [`Metrics::new`].
 pub struct Metrics {
     pub registry: Registry,
@@ -37,6 +89,12 @@ pub struct Metrics {
     pub phase_transitions: Family<PhaseLabels, Counter>,
     /// Reconciles running right now.
     pub in_flight: Family<KindLabels, Gauge>,
+    pub backend_requests: Family<BackendRequestLabels, Counter>,
+    pub backend_duration: Family<BackendLatencyLabels, Histogram>,
+    pub vms_disturbed: Family<DisturbedLabels, Gauge>,
+    /// Source of `vms_disturbed`: per object uid, the VMs it changed and has not restored. Each object's set is
+    /// replaced whole from its written status, so a VM is never counted twice for one object.
+    disturbed: Mutex<HashMap<String, HashMap<u32, VmDisturbance>>>,
 }
 
 impl Default for Metrics {
@@ -55,6 +113,20 @@ impl Metrics {
         });
         let phase_transitions = Family::<PhaseLabels, Counter>::default();
         let in_flight = Family::<KindLabels, Gauge>::default();
+        let backend_requests = Family::<BackendRequestLabels, Counter>::default();
+        let backend_duration =
+            Family::<BackendLatencyLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.005, 2.0, 14))
+            });
+        let vms_disturbed = Family::<DisturbedLabels, Gauge>::default();
+        // Every state is exported from the start, so a dashboard sees 0 rather than no series.
+        for state in VmDisturbance::ALL {
+            vms_disturbed
+                .get_or_create(&DisturbedLabels {
+                    state: state.as_str(),
+                })
+                .set(0);
+        }
         registry.register("reconciles", "Reconciliations started", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -76,6 +148,21 @@ impl Metrics {
             "Reconciliations running now",
             in_flight.clone(),
         );
+        registry.register(
+            "backend_requests",
+            "HTTP requests to the ONTAP and Proxmox APIs, by route template and outcome",
+            backend_requests.clone(),
+        );
+        registry.register(
+            "backend_request_duration_seconds",
+            "Time until the response headers of an ONTAP or Proxmox API request arrived",
+            backend_duration.clone(),
+        );
+        registry.register(
+            "vms_disturbed",
+            "VMs whose freeze or power state the controller changed and has not yet restored",
+            vms_disturbed.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -83,6 +170,10 @@ impl Metrics {
             duration,
             phase_transitions,
             in_flight,
+            backend_requests,
+            backend_duration,
+            vms_disturbed,
+            disturbed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -110,11 +201,54 @@ impl Metrics {
             .inc();
     }
 
+    /// Replaces what object `uid` holds disturbed (from its status as just written) and updates the gauge.
+    pub fn set_disturbed(&self, uid: &str, vms: impl IntoIterator<Item = (u32, VmDisturbance)>) {
+        let vms: HashMap<u32, VmDisturbance> = vms.into_iter().collect();
+        let mut map = self.disturbed.lock().unwrap_or_else(|p| p.into_inner());
+        if vms.is_empty() {
+            map.remove(uid);
+        } else {
+            map.insert(uid.to_owned(), vms);
+        }
+        let mut counts: HashMap<VmDisturbance, i64> = HashMap::new();
+        for state in map.values().flat_map(HashMap::values) {
+            *counts.entry(*state).or_default() += 1;
+        }
+        for state in VmDisturbance::ALL {
+            self.vms_disturbed
+                .get_or_create(&DisturbedLabels {
+                    state: state.as_str(),
+                })
+                .set(counts.get(&state).copied().unwrap_or(0));
+        }
+    }
+
     /// Text exposition format.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+impl RequestObserver for Metrics {
+    fn observe(&self, event: &RequestEvent<'_>) {
+        let backend = event.backend.as_str();
+        self.backend_requests
+            .get_or_create(&BackendRequestLabels {
+                backend,
+                method: event.method.to_owned(),
+                endpoint: event.endpoint.to_owned(),
+                outcome: event.outcome.as_str(),
+            })
+            .inc();
+        self.backend_duration
+            .get_or_create(&BackendLatencyLabels {
+                backend,
+                method: event.method.to_owned(),
+                endpoint: event.endpoint.to_owned(),
+            })
+            .observe(event.duration.as_secs_f64());
     }
 }
 
@@ -150,5 +284,60 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"category="OntapTransient""#), "{text}");
+    }
+
+    #[test]
+    fn backend_requests_are_counted_by_template() {
+        use crate::request_observer::{Backend, Outcome};
+        let m = Metrics::new();
+        let event = RequestEvent {
+            backend: Backend::Ontap,
+            method: "POST",
+            endpoint: "/api/storage/file/clone",
+            outcome: Outcome::Ok,
+            duration: std::time::Duration::from_millis(20),
+        };
+        m.observe(&event);
+        m.observe(&event);
+        let text = m.encode().unwrap();
+        assert!(
+            text.contains(r#"pveontap_backend_requests_total{backend="ontap",method="POST",endpoint="/api/storage/file/clone",outcome="ok"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"pveontap_backend_request_duration_seconds_count{backend="ontap",method="POST",endpoint="/api/storage/file/clone"} 2"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn disturbed_vms_count_once_per_object_and_clear() {
+        let m = Metrics::new();
+        let gauge = |m: &Metrics, state: VmDisturbance| {
+            m.vms_disturbed
+                .get_or_create(&DisturbedLabels {
+                    state: state.as_str(),
+                })
+                .get()
+        };
+        m.set_disturbed("a", [(100, VmDisturbance::Frozen)]);
+        // Saving the same status again must not count the VM twice.
+        m.set_disturbed("a", [(100, VmDisturbance::Frozen)]);
+        m.set_disturbed(
+            "b",
+            [(100, VmDisturbance::Paused), (101, VmDisturbance::Paused)],
+        );
+        assert_eq!(gauge(&m, VmDisturbance::Frozen), 1);
+        assert_eq!(gauge(&m, VmDisturbance::Paused), 2);
+        m.set_disturbed("a", []);
+        m.set_disturbed("b", [(101, VmDisturbance::Stopped)]);
+        assert_eq!(gauge(&m, VmDisturbance::Frozen), 0);
+        assert_eq!(gauge(&m, VmDisturbance::Paused), 0);
+        assert_eq!(gauge(&m, VmDisturbance::Stopped), 1);
+        let text = m.encode().unwrap();
+        assert!(
+            text.contains(r#"pveontap_vms_disturbed{state="hibernated"} 0"#),
+            "{text}"
+        );
     }
 }

@@ -160,7 +160,27 @@ async fn suspend_pauses_and_resumes() {
         (vm["status"].as_str(), vm["qmpstatus"].as_str()),
         (Some("running"), Some("running"))
     );
+    // Backend calls are counted by route template; the VM paused for the window counts as restored again.
+    let text = h.metrics.encode().expect("metrics");
+    assert!(
+        text.contains(r#"pveontap_backend_requests_total{backend="ontap",method="POST",endpoint="/api/storage/file/clone",outcome="ok"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"pveontap_backend_requests_total{backend="proxmox",method="POST",endpoint="/api2/json/nodes/{node}/qemu/{vmid}/status/suspend",outcome="ok"}"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/qemu/100/"),
+        "concrete paths must not become labels: {text}"
+    );
     h.delete_and_wait::<VmDiskClone>("s").await;
+    // Written after the resume's status write, which precedes the deletion.
+    let text = h.metrics.encode().expect("metrics");
+    assert!(
+        text.contains(r#"pveontap_vms_disturbed{state="paused"} 0"#),
+        "{text}"
+    );
     h.finish().await;
 }
 
@@ -752,6 +772,12 @@ async fn slow_shutdown_is_followed_across_reconciles() {
     // The undo was recorded before the shutdown was started.
     assert_eq!(st.restore.len(), 1, "{:?}", st.restore);
     assert_eq!(st.restore[0].action, VmRestoreAction::Start);
+    // Counted since the undo's status write, which came before the write of this message.
+    let text = h.metrics.encode().expect("metrics");
+    assert!(
+        text.contains(r#"pveontap_vms_disturbed{state="stopped"} 1"#),
+        "{text}"
+    );
     assert!(
         !st.disks[0].cloned,
         "nothing is copied before the VM is down"

@@ -19,9 +19,13 @@ use crate::proxmox::types::{NfsStorageSpec, StorageConfig};
 use crate::proxmox::{
     wait_for_task, ConfigUpdate, Credentials, PowerAction, ProxmoxApi, ProxmoxConfig, TaskWait,
 };
+use crate::request_observer::RequestObserver;
 
-/// Builds the real HTTPS clients.
-pub struct HttpClientFactory;
+/// Builds the real HTTPS clients, each reporting its requests to `observer` (the metrics).
+#[derive(Default)]
+pub struct HttpClientFactory {
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
 
 impl ClientFactory for HttpClientFactory {
     fn proxmox(&self, _name: &str, c: PveConnect) -> Result<PveClient, Error> {
@@ -34,6 +38,7 @@ impl ClientFactory for HttpClientFactory {
         let mut config = ProxmoxConfig::new(c.endpoints, credentials);
         config.ca_bundle_pem = c.ca_pem.map(String::into_bytes);
         config.insecure_skip_tls_verify = c.insecure;
+        config.observer = self.observer.clone();
         let client = crate::proxmox::ProxmoxClient::new(config)?;
         Ok(Arc::new(ProxmoxAdapter {
             api: Arc::new(client),
@@ -44,6 +49,7 @@ impl ClientFactory for HttpClientFactory {
         let mut config = OntapConfig::new(c.endpoint, c.username, c.password);
         config.ca_bundle_pem = c.ca_pem.map(String::into_bytes);
         config.insecure_skip_tls_verify = c.insecure;
+        config.observer = self.observer.clone();
         let client = crate::ontap::OntapClient::new(config)?;
         Ok(Arc::new(OntapAdapter {
             api: Arc::new(client),

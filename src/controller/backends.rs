@@ -87,7 +87,7 @@ pub struct BackendCache {
 
 impl Default for BackendCache {
     fn default() -> Self {
-        Self::with_factory(Arc::new(super::adapters::HttpClientFactory))
+        Self::with_factory(Arc::new(super::adapters::HttpClientFactory::default()))
     }
 }
 

@@ -93,7 +93,9 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             backoff: Backoff::new(settings.backoff_base, settings.backoff_max),
             locks: KeyedLocks::default(),
-            backends: BackendCache::default(),
+            backends: BackendCache::with_factory(Arc::new(super::adapters::HttpClientFactory {
+                observer: Some(metrics.clone()),
+            })),
             client,
             settings,
             metrics,

@@ -25,6 +25,7 @@ use crate::api::common::VmRestoreAction;
 use crate::api::conditions::{self, CONSISTENCY, DELETION_BLOCKED};
 use crate::api::volume_snapshot::SnapshotConsistency;
 use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot, VolumeSnapshotStatus};
+use crate::metrics::{Metrics, VmDisturbance};
 
 const JOB_POLL: Duration = Duration::from_secs(3);
 const BLOCKED_POLL: Duration = Duration::from_secs(15);
@@ -115,6 +116,8 @@ struct Writer {
     written: VolumeSnapshotStatus,
     status: VolumeSnapshotStatus,
     generation: Option<i64>,
+    uid: String,
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
@@ -126,6 +129,8 @@ impl Writer {
             written: status.clone(),
             status,
             generation: obj.meta().generation,
+            uid: obj.uid().unwrap_or_default(),
+            metrics: ctx.metrics.clone(),
         }
     }
 
@@ -150,6 +155,16 @@ impl Writer {
         if self.status != self.written {
             apply_status(&self.api, &self.name, &self.status).await?;
             self.written = self.status.clone();
+            // The restore list is written before each VM is frozen or paused and shrinks as each is restored.
+            let vms = self.status.restore.iter().map(|r| {
+                let state = match r.action {
+                    VmRestoreAction::Thaw => VmDisturbance::Frozen,
+                    VmRestoreAction::Resume => VmDisturbance::Paused,
+                    VmRestoreAction::Start => VmDisturbance::Stopped,
+                };
+                (r.vmid, state)
+            });
+            self.metrics.set_disturbed(&self.uid, vms);
         }
         Ok(())
     }

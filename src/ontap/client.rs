@@ -2,7 +2,8 @@
 //! finish in one call, bounded job polling, `_links.next` pagination, errors classified in [`OntapError`].
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use backon::BackoffBuilder;
@@ -15,6 +16,7 @@ use url::Url;
 use super::api::OntapApi;
 use super::error::{OntapError, Result};
 use super::types::*;
+use crate::request_observer::{self, Backend, Outcome, RequestObserver};
 
 /// Everything needed to build an [`OntapClient`].
 #[derive(Clone)]
@@ -35,6 +37,8 @@ pub struct OntapConfig {
     pub return_timeout: Duration,
     /// How long after the answer the client keeps polling a job before reporting it in progress.
     pub job_wait: Duration,
+    /// Told about every HTTP request (metrics).
+    pub observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl OntapConfig {
@@ -54,6 +58,7 @@ impl OntapConfig {
             max_concurrent_requests: 16,
             return_timeout: Duration::from_secs(5),
             job_wait: Duration::from_secs(10),
+            observer: None,
         }
     }
 }
@@ -86,6 +91,7 @@ pub struct OntapClient {
     job_wait: Duration,
     /// Bounds concurrent requests so many reconcilers cannot overload one management LIF.
     limiter: tokio::sync::Semaphore,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl fmt::Debug for OntapClient {
@@ -158,6 +164,7 @@ impl OntapClient {
             return_timeout_secs,
             job_wait: config.job_wait,
             limiter: tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)),
+            observer: config.observer,
         })
     }
 
@@ -186,6 +193,8 @@ impl OntapClient {
             .acquire()
             .await
             .map_err(|_| OntapError::Config("client closed".into()))?;
+        let method_name = method.as_str().to_owned();
+        let endpoint = request_observer::ontap_endpoint(url.path());
         let mut req = self
             .http
             .request(method, url)
@@ -198,10 +207,21 @@ impl OntapClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| OntapError::from_transport(&e))?;
+        let started = Instant::now();
+        let sent = req.send().await;
+        let outcome = match &sent {
+            Ok(resp) => Outcome::from_status(resp.status().as_u16()),
+            Err(_) => Outcome::TransportError,
+        };
+        request_observer::report(
+            self.observer.as_deref(),
+            Backend::Ontap,
+            &method_name,
+            &endpoint,
+            outcome,
+            started.elapsed(),
+        );
+        let resp = sent.map_err(|e| OntapError::from_transport(&e))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -16,6 +17,7 @@ use url::Url;
 use super::api::{ConfigUpdate, PowerAction, ProxmoxApi};
 use super::error::{ProxmoxError, Result};
 use super::types::*;
+use crate::request_observer::{self, Backend, Outcome, RequestObserver};
 
 /// How the client authenticates.
 #[derive(Clone, PartialEq, Eq)]
@@ -80,6 +82,8 @@ pub struct ProxmoxConfig {
     /// Whole-request timeout. Proxmox's own proxy gives up after 30 s, so longer values gain nothing.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Told about every HTTP request (metrics).
+    pub observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl fmt::Debug for ProxmoxConfig {
@@ -108,6 +112,7 @@ impl ProxmoxConfig {
             insecure_skip_tls_verify: false,
             request_timeout: Duration::from_secs(35),
             connect_timeout: Duration::from_secs(5),
+            observer: None,
         }
     }
 }
@@ -134,6 +139,7 @@ pub struct ProxmoxClient {
     /// Index of the endpoint that answered last; requests start there.
     active: AtomicUsize,
     ticket: Mutex<Option<Ticket>>,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl fmt::Debug for ProxmoxClient {
@@ -212,6 +218,7 @@ impl ProxmoxClient {
             credentials: config.credentials,
             active: AtomicUsize::new(0),
             ticket: Mutex::new(None),
+            observer: config.observer,
         })
     }
 
@@ -301,7 +308,7 @@ impl ProxmoxClient {
     ) -> std::result::Result<reqwest::Response, Attempt> {
         let ep = &self.endpoints[idx];
         let url = Self::url(&ep.base, segments);
-        let mut req = ep.http.request(method.clone(), url);
+        let mut req = ep.http.request(method.clone(), url.clone());
         req = if *method == Method::GET || *method == Method::DELETE {
             req.query(params)
         } else {
@@ -346,7 +353,32 @@ impl ProxmoxClient {
             }
             (Credentials::Password { .. }, None) => {}
         }
-        req.send().await.map_err(|e| transport_attempt(e, method))
+        self.send_observed(req, method, &url).await
+    }
+
+    /// Sends one HTTP request and reports it to the observer.
+    async fn send_observed(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &Method,
+        url: &Url,
+    ) -> std::result::Result<reqwest::Response, Attempt> {
+        let endpoint = request_observer::proxmox_endpoint(url.path());
+        let started = Instant::now();
+        let sent = req.send().await;
+        let outcome = match &sent {
+            Ok(resp) => Outcome::from_status(resp.status().as_u16()),
+            Err(_) => Outcome::TransportError,
+        };
+        request_observer::report(
+            self.observer.as_deref(),
+            Backend::Proxmox,
+            method.as_str(),
+            &endpoint,
+            outcome,
+            started.elapsed(),
+        );
+        sent.map_err(|e| transport_attempt(e, method))
     }
 
     /// Returns a valid ticket, logging in (against endpoint `idx`) when there is none, it is old, or `force`.
@@ -364,16 +396,11 @@ impl ProxmoxClient {
         }
         let ep = &self.endpoints[idx];
         let url = Self::url(&ep.base, &["access", "ticket"]);
-        let resp = ep
-            .http
-            .post(url)
-            .form(&[
-                ("username", username.as_str()),
-                ("password", password.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| transport_attempt(e, &Method::POST))?;
+        let req = ep.http.post(url.clone()).form(&[
+            ("username", username.as_str()),
+            ("password", password.as_str()),
+        ]);
+        let resp = self.send_observed(req, &Method::POST, &url).await?;
         let data = decode(resp).await.map_err(Attempt::Final)?;
         let ticket = data.get("ticket").and_then(Value::as_str);
         let csrf = data.get("CSRFPreventionToken").and_then(Value::as_str);

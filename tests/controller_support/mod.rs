@@ -30,6 +30,8 @@ pub struct Harness {
     pub http: reqwest::Client,
     pub pve_name: String,
     pub ontap_name: String,
+    /// The running controller's metrics (replaced on each start, like a new process).
+    pub metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     controller: Option<tokio::task::JoinHandle<()>>,
     controller_client: Client,
@@ -139,6 +141,7 @@ impl Harness {
             http,
             pve_name,
             ontap_name,
+            metrics: Arc::new(Metrics::new()),
             shutdown: CancellationToken::new(),
             controller: None,
             controller_client,
@@ -162,8 +165,10 @@ impl Harness {
         let client = self.controller_client.clone();
         let settings = self.settings();
         let token = self.shutdown.clone();
+        self.metrics = Arc::new(Metrics::new());
+        let metrics = self.metrics.clone();
         self.controller = Some(tokio::spawn(async move {
-            runtime::run(client, settings, Arc::new(Metrics::new()), token)
+            runtime::run(client, settings, metrics, token)
                 .await
                 .expect("controller runtime");
         }));

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
+use crate::api::common::VmRestoreAction;
 use crate::api::conditions;
+use crate::api::vm_disk_clone::VmConsistency;
 use crate::api::{Phase, VmDiskClone, VmDiskCloneStatus};
 use crate::controller::backends;
 use crate::controller::context::Context;
@@ -16,6 +18,7 @@ use crate::controller::object::Managed;
 use crate::controller::ports::{OntapClient, PveClient};
 use crate::controller::reconcile::api_for;
 use crate::controller::status::apply_status;
+use crate::metrics::VmDisturbance;
 
 pub struct Run {
     pub obj: Arc<VmDiskClone>,
@@ -110,8 +113,33 @@ impl Run {
                     .phase_changed("VmDiskClone", self.status.phase.as_str());
             }
             self.written = self.status.clone();
+            self.report_disturbed();
         }
         Ok(())
+    }
+
+    /// Publishes the VM state changes now recorded in status (written before each change, removed once undone).
+    fn report_disturbed(&self) {
+        // `Start` undoes a hibernation or a shutdown; the requested consistency tells which.
+        let stopped = match self
+            .status
+            .consistency_applied
+            .unwrap_or(self.obj.spec.consistency)
+        {
+            VmConsistency::Hibernate => VmDisturbance::Hibernated,
+            _ => VmDisturbance::Stopped,
+        };
+        let vms = self.status.restore.iter().map(|r| {
+            let state = match r.action {
+                VmRestoreAction::Thaw => VmDisturbance::Frozen,
+                VmRestoreAction::Resume => VmDisturbance::Paused,
+                VmRestoreAction::Start => stopped,
+            };
+            (r.vmid, state)
+        });
+        self.ctx
+            .metrics
+            .set_disturbed(&self.obj.uid().unwrap_or_default(), vms);
     }
 
     pub async fn normal(&self, reason: &str, note: impl Into<String>) {
