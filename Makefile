@@ -24,7 +24,7 @@ demo: ## Control plane + simulator + controller + examples; stays up until Ctrl-
 	@scripts/demo.sh
 
 .PHONY: test
-test: provision check-crds test-rust test-python test-chart ## Everything CI runs
+test: provision check-fmt check-crds test-rust test-python test-chart ## Everything CI runs
 	@echo "make test: all suites passed"
 
 .PHONY: provision
@@ -34,6 +34,10 @@ provision: ## Build/install kube-apiserver, etcd, kubectl and helm into the tool
 .PHONY: crds
 crds: ## Regenerate crds/ from the Rust types
 	$(CARGO) run -q -p pve-ontap-controller --bin crdgen -- crds/
+
+.PHONY: check-fmt
+check-fmt: ## Fail if the Rust code is not formatted (cargo fmt)
+	$(CARGO) fmt --all -- --check
 
 .PHONY: check-crds
 check-crds: ## Fail if crds/ differs from what the Rust types generate
