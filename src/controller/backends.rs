@@ -219,52 +219,71 @@ pub async fn ontap_client(ctx: &Context, oc: &OntapCluster) -> Result<OntapClien
     })
 }
 
-/// The ProxmoxCluster `name` for an object in `namespace`: the allow-list is checked before any backend call.
+/// The backend object `name` of kind `K`, if it lets objects in `namespace` use it. The allow-list is checked
+/// here, before any client is built, so a forbidden namespace never causes a backend call.
+async fn allowed_backend<K>(
+    ctx: &Context,
+    kind: &'static str,
+    namespace: &str,
+    name: &str,
+    allows: impl Fn(&K, &str) -> bool,
+) -> Result<K, Error>
+where
+    K: Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = Api::all(ctx.client.clone());
+    let backend = api
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| Error::BackendNotFound {
+            kind,
+            name: name.into(),
+        })?;
+    if !allows(&backend, namespace) {
+        return Err(Error::NamespaceForbidden {
+            kind,
+            name: name.into(),
+            namespace: namespace.into(),
+        });
+    }
+    Ok(backend)
+}
+
+/// The ProxmoxCluster `name` for an object in `namespace`, with its client.
 pub async fn proxmox_for(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<(ProxmoxCluster, PveClient), Error> {
-    let api: Api<ProxmoxCluster> = Api::all(ctx.client.clone());
-    let pc = api
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| Error::BackendNotFound {
-            kind: "ProxmoxCluster",
-            name: name.into(),
-        })?;
-    if !pc.spec.allows_namespace(namespace) {
-        return Err(Error::NamespaceForbidden {
-            kind: "ProxmoxCluster",
-            name: name.into(),
-            namespace: namespace.into(),
-        });
-    }
+    let pc = allowed_backend(
+        ctx,
+        "ProxmoxCluster",
+        namespace,
+        name,
+        |pc: &ProxmoxCluster, ns| pc.spec.allows_namespace(ns),
+    )
+    .await?;
     let client = proxmox_client(ctx, &pc).await?;
     Ok((pc, client))
 }
 
-/// The OntapCluster `name` for an object in `namespace` (allow-list first).
+/// The OntapCluster `name` for an object in `namespace`, with its client.
 pub async fn ontap_for(
     ctx: &Context,
     namespace: &str,
     name: &str,
 ) -> Result<(OntapCluster, OntapClient), Error> {
-    let api: Api<OntapCluster> = Api::all(ctx.client.clone());
-    let oc = api
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| Error::BackendNotFound {
-            kind: "OntapCluster",
-            name: name.into(),
-        })?;
-    if !oc.spec.allows_namespace(namespace) {
-        return Err(Error::NamespaceForbidden {
-            kind: "OntapCluster",
-            name: name.into(),
-            namespace: namespace.into(),
-        });
-    }
+    let oc = allowed_backend(
+        ctx,
+        "OntapCluster",
+        namespace,
+        name,
+        |oc: &OntapCluster, ns| oc.spec.allows_namespace(ns),
+    )
+    .await?;
     let client = ontap_client(ctx, &oc).await?;
     Ok((oc, client))
 }
