@@ -168,12 +168,27 @@ pub async fn get_one(State(sim): State<Arc<Sim>>, Path(id): Path<String>, call: 
             &format!("/storage/{id}"),
             &["Datastore.Allocate"],
         )?;
-        let st = w
-            .pve
-            .storage(&id)
-            .ok_or_else(|| PveError::internal(format!("storage '{id}' does not exist")))?;
+        let st = existing_storage(&w.pve, &id)?;
         Ok(st.to_json(&w.pve.storage_digest()))
     })())
+}
+
+/// The storage `id`; PVE reports a missing one as a 500 with this text.
+fn existing_storage<'a>(pve: &'a Pve, id: &str) -> PveResult<&'a StorageConfig> {
+    pve.storage(id)
+        .ok_or_else(|| PveError::internal(format!("storage '{id}' does not exist")))
+}
+
+/// The storage `id` for a reader of its status or content: PVE wants Datastore.Audit or Datastore.AllocateSpace
+/// on `/storage/{id}` before it says whether the storage exists.
+fn readable_storage<'a>(pve: &'a Pve, who: &Identity, id: &str) -> PveResult<&'a StorageConfig> {
+    auth::check_any(
+        pve,
+        who,
+        &format!("/storage/{id}"),
+        &["Datastore.Audit", "Datastore.AllocateSpace"],
+    )?;
+    existing_storage(pve, id)
 }
 
 fn parse_content(raw: &str) -> PveResult<BTreeSet<String>> {
@@ -589,16 +604,7 @@ pub async fn node_status(
         call.params().reject_unknown(&[])?;
         let w = sim.world();
         check_node(&w.pve, &node)?;
-        auth::check_any(
-            &w.pve,
-            &who,
-            &format!("/storage/{id}"),
-            &["Datastore.Audit", "Datastore.AllocateSpace"],
-        )?;
-        let st = w
-            .pve
-            .storage(&id)
-            .ok_or_else(|| PveError::internal(format!("storage '{id}' does not exist")))?;
+        let st = readable_storage(&w.pve, &who, &id)?;
         if st.nodes.as_ref().is_some_and(|n| !n.contains(&node)) {
             return Err(PveError::internal(format!(
                 "storage '{id}' is not available on node '{node}'"
@@ -644,16 +650,7 @@ pub async fn content(
         }
         let w = sim.world();
         check_node(&w.pve, &node)?;
-        auth::check_any(
-            &w.pve,
-            &who,
-            &format!("/storage/{id}"),
-            &["Datastore.Audit", "Datastore.AllocateSpace"],
-        )?;
-        let st = w
-            .pve
-            .storage(&id)
-            .ok_or_else(|| PveError::internal(format!("storage '{id}' does not exist")))?;
+        let st = readable_storage(&w.pve, &who, &id)?;
         volumes::activate(&w, st, &node).map_err(PveError::internal)?;
         let entries =
             volumes::list_content(&w, st, content.as_deref(), vmid).map_err(PveError::internal)?;
@@ -693,16 +690,7 @@ pub async fn volume_info(
         let w = sim.world();
         check_node(&w.pve, &node)?;
         let v = parse_volume_param(&id, &volume)?;
-        auth::check_any(
-            &w.pve,
-            &who,
-            &format!("/storage/{id}"),
-            &["Datastore.Audit", "Datastore.AllocateSpace"],
-        )?;
-        let st = w
-            .pve
-            .storage(&id)
-            .ok_or_else(|| PveError::internal(format!("storage '{id}' does not exist")))?;
+        let st = readable_storage(&w.pve, &who, &id)?;
         volumes::activate(&w, st, &node).map_err(PveError::internal)?;
         let info = volumes::stat(&w, st, &v.relative_path())
             .map_err(PveError::internal)?
