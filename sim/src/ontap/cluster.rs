@@ -102,6 +102,20 @@ fn svms(o: &Ontap) -> Vec<Value> {
         .collect()
 }
 
+/// GET of one record by its key: the query may only select fields; a missing record is ONTAP's 404 on `target`.
+fn one_record(
+    raw: Option<&str>,
+    schema: &Schema,
+    target: &str,
+    find: impl FnOnce() -> Option<Value>,
+) -> Result<Json<Value>, OntapError> {
+    let q = QueryParams::parse(raw);
+    q.check(&["fields", "ignore_unknown_fields"], None)?;
+    let sel = FieldSel::parse(&q, schema)?;
+    let rec = find().ok_or_else(|| OntapError::not_found(target))?;
+    Ok(Json(sel.project(&rec, schema, true)))
+}
+
 pub async fn get_svms(
     State(sim): State<Arc<Sim>>,
     RawQuery(raw): RawQuery,
@@ -116,17 +130,13 @@ pub async fn get_svm(
     Path(uuid): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, OntapError> {
-    let q = QueryParams::parse(raw.as_deref());
-    q.check(&["fields", "ignore_unknown_fields"], None)?;
-    let sel = FieldSel::parse(&q, &SVM_SCHEMA)?;
-    let rec = sim
-        .read(|w| {
+    one_record(raw.as_deref(), &SVM_SCHEMA, "uuid", || {
+        sim.read(|w| {
             svms(&w.ontap)
                 .into_iter()
                 .find(|r| r["uuid"] == uuid.as_str())
         })
-        .ok_or_else(|| OntapError::not_found("uuid"))?;
-    Ok(Json(sel.project(&rec, &SVM_SCHEMA, true)))
+    })
 }
 
 const LIF_SCHEMA: Schema = Schema {
@@ -190,17 +200,13 @@ pub async fn get_interface(
     Path(uuid): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, OntapError> {
-    let q = QueryParams::parse(raw.as_deref());
-    q.check(&["fields", "ignore_unknown_fields"], None)?;
-    let sel = FieldSel::parse(&q, &LIF_SCHEMA)?;
-    let rec = sim
-        .read(|w| {
+    one_record(raw.as_deref(), &LIF_SCHEMA, "uuid", || {
+        sim.read(|w| {
             lifs(&w.ontap)
                 .into_iter()
                 .find(|r| r["uuid"] == uuid.as_str())
         })
-        .ok_or_else(|| OntapError::not_found("uuid"))?;
-    Ok(Json(sel.project(&rec, &LIF_SCHEMA, true)))
+    })
 }
 
 const POLICY_SCHEMA: Schema = Schema {
@@ -262,15 +268,11 @@ pub async fn get_policy(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, OntapError> {
-    let q = QueryParams::parse(raw.as_deref());
-    q.check(&["fields", "ignore_unknown_fields"], None)?;
-    let sel = FieldSel::parse(&q, &POLICY_SCHEMA)?;
-    let rec = sim
-        .read(|w| {
+    one_record(raw.as_deref(), &POLICY_SCHEMA, "id", || {
+        sim.read(|w| {
             policies(&w.ontap)
                 .into_iter()
                 .find(|r| r["id"].as_u64().is_some_and(|x| x.to_string() == id))
         })
-        .ok_or_else(|| OntapError::not_found("id"))?;
-    Ok(Json(sel.project(&rec, &POLICY_SCHEMA, true)))
+    })
 }
