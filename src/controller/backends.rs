@@ -2,13 +2,15 @@
 //! allow-list, and the reconcilers that probe each backend and report Ready.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument};
 
+use super::backend_watch::{BackendWatch, WatchedBackend};
 use super::client_cache::ClientCache;
 use super::context::Context;
 use super::error::{Error, RetryClass};
@@ -83,6 +85,7 @@ pub struct BackendCache {
     factory: Arc<dyn ClientFactory>,
     pve: ClientCache<dyn super::ports::Pve>,
     ontap: ClientCache<dyn super::ports::Ontap>,
+    watch: BackendWatch,
 }
 
 impl Default for BackendCache {
@@ -97,6 +100,7 @@ impl BackendCache {
             factory,
             pve: ClientCache::default(),
             ontap: ClientCache::default(),
+            watch: BackendWatch::default(),
         }
     }
 }
@@ -146,97 +150,144 @@ async fn read_ca(
     Ok((Some(pem), secret.resource_version().unwrap_or_default()))
 }
 
-/// Client of a ProxmoxCluster, built from its Secrets (cached while nothing changed).
-pub async fn proxmox_client(ctx: &Context, pc: &ProxmoxCluster) -> Result<PveClient, Error> {
-    let spec = &pc.spec;
-    let creds_ref = &spec.credentials_secret_ref;
-    let secret = read_secret(ctx, &creds_ref.namespace, &creds_ref.name).await?;
-    let credentials = if let Some(token) = secret_value(&secret, secret_keys::TOKEN) {
-        PveCredentials::Token(token)
-    } else {
-        match (
-            secret_value(&secret, secret_keys::USERNAME),
-            secret_value(&secret, secret_keys::PASSWORD),
-        ) {
-            (Some(username), Some(password)) => PveCredentials::UserPassword { username, password },
-            _ => {
-                return Err(secret_error(
-                    creds_ref,
-                    "needs key `token`, or `username` and `password`",
-                ))
-            }
-        }
-    };
-    let (ca_pem, ca_version) = read_ca(ctx, &spec.ca_bundle_secret_ref).await?;
-    let version = format!(
-        "{}/{}/{}",
-        pc.resource_version().unwrap_or_default(),
-        secret.resource_version().unwrap_or_default(),
-        ca_version
-    );
-    let name = pc.name_any();
-    let connect = PveConnect {
-        endpoints: spec.endpoints.clone(),
-        credentials,
-        ca_pem,
-        insecure: spec.insecure_skip_tls_verify,
-    };
-    ctx.backends.pve.get_or_build(&name, &version, || {
-        ctx.backends.factory.proxmox(&name, connect)
-    })
+/// How long a backend client is used without re-reading its Secrets: a rotated credential or CA bundle is picked
+/// up within this window by namespaced objects, and at once by the backend's own probe.
+pub const SECRET_RECHECK: Duration = Duration::from_secs(30);
+
+/// A backend object as far as its client depends on it.
+struct ClientSource<'a> {
+    name: String,
+    version: String,
+    credentials: &'a SecretRef,
+    ca_bundle: &'a Option<SecretKeyRef>,
 }
 
-pub async fn ontap_client(ctx: &Context, oc: &OntapCluster) -> Result<OntapClient, Error> {
+impl<'a> ClientSource<'a> {
+    fn of<K: Resource>(
+        obj: &K,
+        credentials: &'a SecretRef,
+        ca_bundle: &'a Option<SecretKeyRef>,
+    ) -> Self {
+        Self {
+            name: obj.meta().name.clone().unwrap_or_default(),
+            version: obj.meta().resource_version.clone().unwrap_or_default(),
+            credentials,
+            ca_bundle,
+        }
+    }
+
+    /// The cached client, or one built from the Secrets when they were not read within `max_age` and changed
+    /// since.
+    async fn client<T: ?Sized>(
+        &self,
+        ctx: &Context,
+        cache: &ClientCache<T>,
+        max_age: Duration,
+        build: impl FnOnce(&Secret, Option<String>) -> Result<Arc<T>, Error>,
+    ) -> Result<Arc<T>, Error> {
+        if let Some(client) = cache.recent(&self.name, &self.version, max_age) {
+            return Ok(client);
+        }
+        let creds = self.credentials;
+        let secret = read_secret(ctx, &creds.namespace, &creds.name).await?;
+        let (ca_pem, ca_version) = read_ca(ctx, self.ca_bundle).await?;
+        let version = format!(
+            "{}/{}/{ca_version}",
+            self.version,
+            secret.resource_version().unwrap_or_default()
+        );
+        cache.get_or_build(&self.name, &self.version, &version, || {
+            build(&secret, ca_pem)
+        })
+    }
+}
+
+/// Client of a ProxmoxCluster, built from its Secrets (cached while nothing changed; Secrets re-read after
+/// `max_age`).
+pub async fn proxmox_client(
+    ctx: &Context,
+    pc: &ProxmoxCluster,
+    max_age: Duration,
+) -> Result<PveClient, Error> {
+    let spec = &pc.spec;
+    let creds_ref = &spec.credentials_secret_ref;
+    let source = ClientSource::of(pc, creds_ref, &spec.ca_bundle_secret_ref);
+    let build = |secret: &Secret, ca_pem| {
+        let credentials = if let Some(token) = secret_value(secret, secret_keys::TOKEN) {
+            PveCredentials::Token(token)
+        } else {
+            match (
+                secret_value(secret, secret_keys::USERNAME),
+                secret_value(secret, secret_keys::PASSWORD),
+            ) {
+                (Some(username), Some(password)) => {
+                    PveCredentials::UserPassword { username, password }
+                }
+                _ => {
+                    return Err(secret_error(
+                        creds_ref,
+                        "needs key `token`, or `username` and `password`",
+                    ))
+                }
+            }
+        };
+        let connect = PveConnect {
+            endpoints: spec.endpoints.clone(),
+            credentials,
+            ca_pem,
+            insecure: spec.insecure_skip_tls_verify,
+        };
+        ctx.backends.factory.proxmox(&source.name, connect)
+    };
+    source.client(ctx, &ctx.backends.pve, max_age, build).await
+}
+
+/// Client of an OntapCluster, built from its Secrets (cached like [`proxmox_client`]).
+pub async fn ontap_client(
+    ctx: &Context,
+    oc: &OntapCluster,
+    max_age: Duration,
+) -> Result<OntapClient, Error> {
     let spec = &oc.spec;
     let creds_ref = &spec.credentials_secret_ref;
-    let secret = read_secret(ctx, &creds_ref.namespace, &creds_ref.name).await?;
-    let (Some(username), Some(password)) = (
-        secret_value(&secret, secret_keys::USERNAME),
-        secret_value(&secret, secret_keys::PASSWORD),
-    ) else {
-        return Err(secret_error(
-            creds_ref,
-            "needs keys `username` and `password`",
-        ));
+    let source = ClientSource::of(oc, creds_ref, &spec.ca_bundle_secret_ref);
+    let build = |secret: &Secret, ca_pem| {
+        let (Some(username), Some(password)) = (
+            secret_value(secret, secret_keys::USERNAME),
+            secret_value(secret, secret_keys::PASSWORD),
+        ) else {
+            return Err(secret_error(
+                creds_ref,
+                "needs keys `username` and `password`",
+            ));
+        };
+        let connect = OntapConnect {
+            endpoint: spec.endpoint.clone(),
+            username,
+            password,
+            ca_pem,
+            insecure: spec.insecure_skip_tls_verify,
+        };
+        ctx.backends.factory.ontap(&source.name, connect)
     };
-    let (ca_pem, ca_version) = read_ca(ctx, &spec.ca_bundle_secret_ref).await?;
-    let version = format!(
-        "{}/{}/{}",
-        oc.resource_version().unwrap_or_default(),
-        secret.resource_version().unwrap_or_default(),
-        ca_version
-    );
-    let name = oc.name_any();
-    let connect = OntapConnect {
-        endpoint: spec.endpoint.clone(),
-        username,
-        password,
-        ca_pem,
-        insecure: spec.insecure_skip_tls_verify,
-    };
-    ctx.backends.ontap.get_or_build(&name, &version, || {
-        ctx.backends.factory.ontap(&name, connect)
-    })
+    source
+        .client(ctx, &ctx.backends.ontap, max_age, build)
+        .await
 }
 
 /// The backend object `name` of kind `K`, if it lets objects in `namespace` use it. The allow-list is checked
 /// here, before any client is built, so a forbidden namespace never causes a backend call.
-async fn allowed_backend<K>(
+async fn allowed_backend<K: WatchedBackend>(
     ctx: &Context,
     kind: &'static str,
     namespace: &str,
     name: &str,
     allows: impl Fn(&K, &str) -> bool,
-) -> Result<K, Error>
-where
-    K: Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned,
-{
-    let api: Api<K> = Api::all(ctx.client.clone());
-    let backend = api
-        .get_opt(name)
+) -> Result<K, Error> {
+    let backend = ctx
+        .backends
+        .watch
+        .get::<K>(&ctx.client, name)
         .await?
         .ok_or_else(|| Error::BackendNotFound {
             kind,
@@ -266,7 +317,7 @@ pub async fn proxmox_for(
         |pc: &ProxmoxCluster, ns| pc.spec.allows_namespace(ns),
     )
     .await?;
-    let client = proxmox_client(ctx, &pc).await?;
+    let client = proxmox_client(ctx, &pc, SECRET_RECHECK).await?;
     Ok((pc, client))
 }
 
@@ -284,7 +335,7 @@ pub async fn ontap_for(
         |oc: &OntapCluster, ns| oc.spec.allows_namespace(ns),
     )
     .await?;
-    let client = ontap_client(ctx, &oc).await?;
+    let client = ontap_client(ctx, &oc, SECRET_RECHECK).await?;
     Ok((oc, client))
 }
 
@@ -294,12 +345,11 @@ pub async fn ontaps_for(
     ctx: &Context,
     namespace: &str,
 ) -> Result<(Vec<(OntapCluster, OntapClient)>, Vec<String>), Error> {
-    let api: Api<OntapCluster> = Api::all(ctx.client.clone());
     let mut allowed = Vec::new();
     let mut forbidden = Vec::new();
-    for oc in api.list(&ListParams::default()).await? {
+    for oc in ctx.backends.watch.list::<OntapCluster>(&ctx.client).await? {
         if oc.spec.allows_namespace(namespace) {
-            let client = ontap_client(ctx, &oc).await?;
+            let client = ontap_client(ctx, &oc, SECRET_RECHECK).await?;
             allowed.push((oc, client));
         } else {
             forbidden.push(oc.name_any());
@@ -323,7 +373,7 @@ pub async fn reconcile_proxmox(
     let mut status = pc.status.clone().unwrap_or_default();
     let before = status.clone();
     let probe = async {
-        let client = proxmox_client(&ctx, &pc).await?;
+        let client = proxmox_client(&ctx, &pc, Duration::ZERO).await?;
         let version = client.version().await?;
         let nodes = client.nodes().await?;
         Ok::<_, Error>((version, nodes))
@@ -375,7 +425,7 @@ pub async fn reconcile_ontap(oc: Arc<OntapCluster>, ctx: Arc<Context>) -> Result
     let mut status = oc.status.clone().unwrap_or_default();
     let before = status.clone();
     let probe = async {
-        let client = ontap_client(&ctx, &oc).await?;
+        let client = ontap_client(&ctx, &oc, Duration::ZERO).await?;
         client.facts().await
     }
     .await;

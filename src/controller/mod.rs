@@ -1,6 +1,7 @@
 //! The controller runtime and the reconcilers of every kind.
 
 pub mod adapters;
+pub mod backend_watch;
 pub mod backends;
 pub mod backoff;
 pub mod client_cache;
