@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -366,27 +367,19 @@ pub async fn reconcile_proxmox(
     pc: Arc<ProxmoxCluster>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile_started("ProxmoxCluster");
-    let api: Api<ProxmoxCluster> = Api::all(ctx.client.clone());
-    let uid = pc.uid().unwrap_or_default();
-    let generation = pc.meta().generation;
-    let mut status = pc.status.clone().unwrap_or_default();
-    let before = status.clone();
+    let insecure = pc.spec.insecure_skip_tls_verify;
     let probe = async {
         let client = proxmox_client(&ctx, &pc, Duration::ZERO).await?;
         let version = client.version().await?;
         let nodes = client.nodes().await?;
         Ok::<_, Error>((version, nodes))
-    }
-    .await;
-    insecure_condition(
-        &mut status.conditions,
-        pc.spec.insecure_skip_tls_verify,
-        generation,
-    );
-    status.observed_generation = generation;
-    let result = match probe {
-        Ok((version, nodes)) => {
+    };
+    reconcile_backend(
+        pc.as_ref(),
+        &ctx,
+        insecure,
+        probe,
+        |status, (version, nodes)| {
             let msg = format!("Proxmox VE {version}, {} node(s)", nodes.len());
             status.version = Some(version);
             status.endpoint = pc.spec.endpoints.first().cloned();
@@ -394,87 +387,88 @@ pub async fn reconcile_proxmox(
                 .into_iter()
                 .map(|(name, status)| ProxmoxNodeStatus { name, status })
                 .collect();
-            set_ready(&mut status.conditions, true, "Connected", &msg, generation);
-            status.message = Some(msg);
-            ctx.backoff.reset(&uid);
-            Ok(Action::requeue(ctx.settings.resync))
-        }
-        Err(e) => {
-            ctx.metrics.reconcile_failed("ProxmoxCluster", e.category());
-            set_ready(
-                &mut status.conditions,
-                false,
-                e.category(),
-                &e.to_string(),
-                generation,
-            );
-            status.message = Some(e.to_string());
-            Err(e)
-        }
-    };
-    write_backend_status(&ctx, &api, pc.as_ref(), &before, &status).await?;
-    result
+            msg
+        },
+    )
+    .await
 }
 
 #[instrument(skip_all, fields(kind = "OntapCluster", name = %oc.name_any()))]
 pub async fn reconcile_ontap(oc: Arc<OntapCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile_started("OntapCluster");
-    let api: Api<OntapCluster> = Api::all(ctx.client.clone());
-    let uid = oc.uid().unwrap_or_default();
-    let generation = oc.meta().generation;
-    let mut status = oc.status.clone().unwrap_or_default();
-    let before = status.clone();
+    let insecure = oc.spec.insecure_skip_tls_verify;
     let probe = async {
         let client = ontap_client(&ctx, &oc, Duration::ZERO).await?;
         client.facts().await
-    }
-    .await;
-    insecure_condition(
-        &mut status.conditions,
-        oc.spec.insecure_skip_tls_verify,
-        generation,
-    );
-    status.observed_generation = generation;
-    let result = match probe {
+    };
+    reconcile_backend(oc.as_ref(), &ctx, insecure, probe, |status, facts| {
+        let msg = format!(
+            "ONTAP {} ({}), {} SVM(s)",
+            facts.version,
+            facts.name,
+            facts.svms.len()
+        );
+        status.cluster_name = Some(facts.name);
+        status.cluster_uuid = Some(facts.uuid);
+        status.version = Some(facts.version);
+        status.svms = facts
+            .svms
+            .into_iter()
+            .map(|(name, uuid, state)| OntapSvmStatus { name, uuid, state })
+            .collect();
+        msg
+    })
+    .await
+}
+
+/// The shape both backend reconcilers share: probe the backend, record its facts (or the failure) in the Ready
+/// condition and message, warn about disabled TLS verification, and write status only when it changed.
+async fn reconcile_backend<K, F>(
+    obj: &K,
+    ctx: &Context,
+    insecure: bool,
+    probe: impl std::future::Future<Output = Result<F, Error>>,
+    record: impl FnOnce(&mut K::Status, F) -> String,
+) -> Result<Action, Error>
+where
+    K: BackendObject,
+{
+    let _timer = ctx.metrics.reconcile_started(K::KIND);
+    let api: Api<K> = Api::all(ctx.client.clone());
+    let generation = obj.meta().generation;
+    let before = obj.status_or_default();
+    let mut status = before.clone();
+    let probe = probe.await;
+    let conds = status.conditions_mut();
+    insecure_condition(conds, insecure, generation);
+    let (result, msg) = match probe {
         Ok(facts) => {
-            let msg = format!(
-                "ONTAP {} ({}), {} SVM(s)",
-                facts.version,
-                facts.name,
-                facts.svms.len()
-            );
-            status.cluster_name = Some(facts.name);
-            status.cluster_uuid = Some(facts.uuid);
-            status.version = Some(facts.version);
-            status.svms = facts
-                .svms
-                .into_iter()
-                .map(|(name, uuid, state)| OntapSvmStatus { name, uuid, state })
-                .collect();
-            set_ready(&mut status.conditions, true, "Connected", &msg, generation);
-            status.message = Some(msg);
-            ctx.backoff.reset(&uid);
-            Ok(Action::requeue(ctx.settings.resync))
+            let msg = record(&mut status, facts);
+            let conds = status.conditions_mut();
+            set_ready(conds, true, "Connected", &msg, generation);
+            ctx.backoff
+                .reset(&obj.meta().uid.clone().unwrap_or_default());
+            (Ok(Action::requeue(ctx.settings.resync)), msg)
         }
         Err(e) => {
-            ctx.metrics.reconcile_failed("OntapCluster", e.category());
+            ctx.metrics.reconcile_failed(K::KIND, e.category());
+            let msg = e.to_string();
             set_ready(
-                &mut status.conditions,
+                status.conditions_mut(),
                 false,
                 e.category(),
-                &e.to_string(),
+                &msg,
                 generation,
             );
-            status.message = Some(e.to_string());
-            Err(e)
+            (Err(e), msg)
         }
     };
-    write_backend_status(&ctx, &api, oc.as_ref(), &before, &status).await?;
+    status.set_common(generation, msg);
+    write_backend_status(ctx, &api, obj, &before, &status).await?;
     result
 }
 
 fn set_ready(
-    conds: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    conds: &mut Vec<Condition>,
     ok: bool,
     reason: &str,
     msg: &str,
@@ -486,11 +480,7 @@ fn set_ready(
     );
 }
 
-fn insecure_condition(
-    conds: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-    insecure: bool,
-    generation: Option<i64>,
-) {
+fn insecure_condition(conds: &mut Vec<Condition>, insecure: bool, generation: Option<i64>) {
     if insecure {
         conditions::set_condition(
             conds,
@@ -508,35 +498,68 @@ fn insecure_condition(
     }
 }
 
+/// ProxmoxCluster and OntapCluster as [`reconcile_backend`] sees them.
+trait BackendObject:
+    Resource<DynamicType = (), Scope = kube::core::ClusterResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+{
+    const KIND: &'static str;
+    type Status: BackendStatus + Clone + Default;
+    fn status_or_default(&self) -> Self::Status;
+}
+
+impl BackendObject for ProxmoxCluster {
+    const KIND: &'static str = "ProxmoxCluster";
+    type Status = ProxmoxClusterStatus;
+    fn status_or_default(&self) -> Self::Status {
+        self.status.clone().unwrap_or_default()
+    }
+}
+
+impl BackendObject for OntapCluster {
+    const KIND: &'static str = "OntapCluster";
+    type Status = OntapClusterStatus;
+    fn status_or_default(&self) -> Self::Status {
+        self.status.clone().unwrap_or_default()
+    }
+}
+
 trait BackendStatus: PartialEq + serde::Serialize {
-    fn ready(&self) -> bool;
-    fn insecure(&self) -> bool;
+    fn conditions(&self) -> &[Condition];
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
     fn message(&self) -> String;
-}
-
-impl BackendStatus for ProxmoxClusterStatus {
+    fn set_common(&mut self, generation: Option<i64>, message: String);
     fn ready(&self) -> bool {
-        conditions::is_true(&self.conditions, READY)
+        conditions::is_true(self.conditions(), READY)
     }
     fn insecure(&self) -> bool {
-        conditions::is_true(&self.conditions, INSECURE_TLS)
-    }
-    fn message(&self) -> String {
-        self.message.clone().unwrap_or_default()
+        conditions::is_true(self.conditions(), INSECURE_TLS)
     }
 }
 
-impl BackendStatus for OntapClusterStatus {
-    fn ready(&self) -> bool {
-        conditions::is_true(&self.conditions, READY)
-    }
-    fn insecure(&self) -> bool {
-        conditions::is_true(&self.conditions, INSECURE_TLS)
-    }
-    fn message(&self) -> String {
-        self.message.clone().unwrap_or_default()
-    }
+macro_rules! backend_status {
+    ($t:ty) => {
+        impl BackendStatus for $t {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+                &mut self.conditions
+            }
+            fn message(&self) -> String {
+                self.message.clone().unwrap_or_default()
+            }
+            fn set_common(&mut self, generation: Option<i64>, message: String) {
+                self.observed_generation = generation;
+                self.message = Some(message);
+            }
+        }
+    };
 }
+backend_status!(ProxmoxClusterStatus);
+backend_status!(OntapClusterStatus);
 
 /// Writes the status only when it changed, with an Event on each change of readiness or TLS mode.
 async fn write_backend_status<K, S>(
