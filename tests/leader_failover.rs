@@ -4,21 +4,23 @@
 //! (one suspend, one resume, one completed FileClone). Until the takeover only the leader acts.
 
 mod controller_support;
+mod failover_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use controller_support::{sim_events, vm, Harness, WAIT};
-use k8s_openapi::api::coordination::v1::Lease;
+use controller_support::{vm, Harness, WAIT};
+use failover_support::{
+    assert_finished_once, create_held_suspend_clone, lease_holder, vm100_paused, CLONE,
+};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::Api;
 use kube::Client;
-use pve_ontap_controller::api::{Phase, VmDiskClone};
+use pve_ontap_controller::api::VmDiskClone;
 use pve_ontap_controller::controller::context::Settings;
 use pve_ontap_controller::controller::runtime;
 use pve_ontap_controller::leader::{LeaderElector, LeaseSettings};
 use pve_ontap_controller::metrics::Metrics;
-use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -58,12 +60,7 @@ fn replica(
 }
 
 async fn holder(admin: &Client, namespace: &str) -> Option<String> {
-    Api::<Lease>::namespaced(admin.clone(), namespace)
-        .get_opt(LEASE)
-        .await
-        .expect("get Lease")
-        .and_then(|l| l.spec)
-        .and_then(|s| s.holder_identity)
+    lease_holder(admin, namespace, LEASE).await
 }
 
 async fn wait_until<F, Fut>(what: &str, mut check: F)
@@ -91,22 +88,6 @@ async fn reporters(admin: &Client, namespace: &str, name: &str) -> Vec<String> {
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .map(|e| e.reporting_instance.unwrap_or_default())
         .collect()
-}
-
-fn count(events: &[(String, String)], kind: &str) -> usize {
-    events
-        .iter()
-        .filter(|(k, d)| k == kind && d.contains("VM 100"))
-        .count()
-}
-
-fn ontap_file_clones(inv: &Value) -> usize {
-    inv["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["api"] == "ontap" && e["kind"] == "file_clone")
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,23 +133,11 @@ async fn standby_takes_over_a_killed_leader_and_finishes_its_work_once() {
     };
 
     // Hold the FileClone so the leader dies while the VM is paused for it.
-    h.add_fault(json!({
-        "api": "ontap", "method": "POST", "route": "/api/storage/file/clone", "latency_ms": 4000, "count": 1
-    }))
-    .await;
-    h.create::<VmDiskClone>(json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "VmDiskClone",
-        "metadata": { "name": "ha" },
-        "spec": { "proxmoxClusterRef": { "name": h.pve_name }, "vmid": 100, "disks": ["scsi0"], "consistency": "Suspend" },
-    }))
-    .await;
-    wait_until("the VM paused by the leader", || async {
-        vm(&h.inventory().await, 100).unwrap()["qmpstatus"] == "paused"
-    })
-    .await;
+    create_held_suspend_clone(&h, 4000).await;
+    wait_until("the VM paused by the leader", || vm100_paused(&h)).await;
 
     // So far only the leader has acted.
-    let before = reporters(&h.admin, &h.ns, "ha").await;
+    let before = reporters(&h.admin, &h.ns, CLONE).await;
     assert!(!before.is_empty(), "the leader reported its steps");
     assert!(
         before.iter().all(|r| *r == leader_id),
@@ -184,50 +153,17 @@ async fn standby_takes_over_a_killed_leader_and_finishes_its_work_once() {
         "paused"
     );
 
-    let done = h
-        .wait_for::<VmDiskClone>("ha", |o| {
-            o.status.as_ref().is_some_and(|s| {
-                s.phase == Phase::Ready && s.observed_generation == o.metadata.generation
-            })
-        })
-        .await;
+    assert_finished_once(&h).await;
     assert_eq!(holder(&h.admin, &h.ns).await.as_deref(), Some(follower_id));
-    let status = done.status.unwrap();
-    assert!(status.disks[0].cloned);
-    assert!(status.restore.is_empty(), "the VM state change was undone");
     assert!(
-        reporters(&h.admin, &h.ns, "ha")
+        reporters(&h.admin, &h.ns, CLONE)
             .await
             .iter()
             .any(|r| r == follower_id),
         "the successor finished"
     );
 
-    let inv = h.inventory().await;
-    let vm100 = vm(&inv, 100).unwrap();
-    assert_eq!(
-        (vm100["status"].as_str(), vm100["qmpstatus"].as_str()),
-        (Some("running"), Some("running"))
-    );
-    // The successor first undoes the VM state its predecessor left (resume), then redoes the unfinished step as a
-    // whole (suspend, clone, resume): pauses and resumes stay paired, and what completed happens exactly once.
-    let power: Vec<&str> = sim_events(&inv)
-        .iter()
-        .filter(|(k, d)| (k == "suspend" || k == "resume") && d.contains("VM 100"))
-        .map(|(k, _)| if k == "suspend" { "suspend" } else { "resume" })
-        .collect();
-    assert!(
-        !power.is_empty() && power.chunks(2).all(|p| p == ["suspend", "resume"]),
-        "unpaired: {power:?}"
-    );
-    assert_eq!(
-        count(&sim_events(&inv), "config"),
-        1,
-        "the clone is attached once"
-    );
-    assert_eq!(ontap_file_clones(&inv), 1, "cloned once");
-
-    h.delete_and_wait::<VmDiskClone>("ha").await;
+    h.delete_and_wait::<VmDiskClone>(CLONE).await;
     follower.abort();
     h.finish().await;
 }

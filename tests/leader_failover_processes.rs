@@ -4,17 +4,18 @@
 //! the VM and completes the clone, and nothing is done twice (suspend/resume paired, one FileClone, one attach).
 
 mod controller_support;
+mod failover_support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use controller_support::{sim_events, vm, Harness, WAIT};
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::Api;
+use controller_support::{vm, Harness, WAIT};
+use failover_support::{
+    assert_finished_once, create_held_suspend_clone, lease_holder, vm100_paused, CLONE,
+};
 use kube::Client;
-use pve_ontap_controller::api::{Phase, VmDiskClone};
+use pve_ontap_controller::api::VmDiskClone;
 use pve_ontap_controller::leader::DEFAULT_LEASE_NAME;
-use serde_json::{json, Value};
 use testkit::process::Component;
 
 /// Short lease timings so the takeover happens quickly; the assertions never depend on them.
@@ -63,13 +64,7 @@ fn spawn_replica(kubeconfig: &Path, namespace: &str, instance: &str, dir: &Path)
 }
 
 async fn holder(admin: &Client, namespace: &str) -> Option<String> {
-    Api::<Lease>::namespaced(admin.clone(), namespace)
-        .get_opt(DEFAULT_LEASE_NAME)
-        .await
-        .expect("get Lease")
-        .and_then(|l| l.spec)
-        .and_then(|s| s.holder_identity)
-        .filter(|h| !h.is_empty())
+    lease_holder(admin, namespace, DEFAULT_LEASE_NAME).await
 }
 
 /// Instance name of a holder identity (`<instance>_<unique suffix>`).
@@ -105,15 +100,6 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn ontap_file_clones(inv: &Value) -> usize {
-    inv["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["api"] == "ontap" && e["kind"] == "file_clone")
-        .count()
 }
 
 /// SIGKILL: no Lease release, no graceful shutdown, as a node loss looks to the rest of the world.
@@ -159,20 +145,11 @@ async fn standby_process_takes_over_a_killed_leader_and_finishes_its_work_once()
     };
 
     // Hold the FileClone so the leader dies while the VM is paused for it.
-    h.add_fault(json!({
-        "api": "ontap", "method": "POST", "route": "/api/storage/file/clone", "latency_ms": 10000, "count": 1
-    }))
-    .await;
-    h.create::<VmDiskClone>(json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "VmDiskClone",
-        "metadata": { "name": "ha" },
-        "spec": { "proxmoxClusterRef": { "name": h.pve_name }, "vmid": 100, "disks": ["scsi0"], "consistency": "Suspend" },
-    }))
-    .await;
+    create_held_suspend_clone(&h, 10_000).await;
     wait_until(
         "the VM paused by the leader",
         &[&*leader, &*follower],
-        || async { vm(&h.inventory().await, 100).unwrap()["qmpstatus"] == "paused" },
+        || vm100_paused(&h),
     )
     .await;
     follower
@@ -196,44 +173,9 @@ async fn standby_process_takes_over_a_killed_leader_and_finishes_its_work_once()
     })
     .await;
 
-    let done = h
-        .wait_for::<VmDiskClone>("ha", |o| {
-            o.status.as_ref().is_some_and(|s| {
-                s.phase == Phase::Ready && s.observed_generation == o.metadata.generation
-            })
-        })
-        .await;
-    let status = done.status.unwrap();
-    assert!(status.disks[0].cloned);
-    assert!(status.restore.is_empty(), "the VM state change was undone");
+    assert_finished_once(&h).await;
 
-    let inv = h.inventory().await;
-    let vm100 = vm(&inv, 100).unwrap();
-    assert_eq!(
-        (vm100["status"].as_str(), vm100["qmpstatus"].as_str()),
-        (Some("running"), Some("running"))
-    );
-    let events = sim_events(&inv);
-    let power: Vec<&str> = events
-        .iter()
-        .filter(|(k, d)| (k == "suspend" || k == "resume") && d.contains("VM 100"))
-        .map(|(k, _)| k.as_str())
-        .collect();
-    assert!(
-        !power.is_empty() && power.chunks(2).all(|p| p == ["suspend", "resume"]),
-        "suspend/resume unpaired: {power:?}"
-    );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|(k, d)| k == "config" && d.contains("VM 100"))
-            .count(),
-        1,
-        "the clone is attached once: {events:?}"
-    );
-    assert_eq!(ontap_file_clones(&inv), 1, "cloned once");
-
-    h.delete_and_wait::<VmDiskClone>("ha").await;
+    h.delete_and_wait::<VmDiskClone>(CLONE).await;
     follower
         .check_running()
         .expect("the new leader kept running");
