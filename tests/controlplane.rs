@@ -9,25 +9,12 @@ use kube::Client;
 use pve_ontap_controller::api::common::ClusterRef;
 use pve_ontap_controller::api::{Phase, VmDiskClone, VmDiskCloneSpec, FINALIZER};
 use serde_json::json;
-use testkit::{ChartIdentity, ControlPlane};
+use testkit::{ControlPlane, Tenant};
 
-/// A fresh namespace plus the chart's identity installed into it (a release per test keeps the cluster-scoped
-/// RBAC objects of concurrent tests apart).
 async fn setup(prefix: &str) -> (&'static ControlPlane, String, Client, Client) {
     let control_plane = testkit::shared().await.expect("control plane");
-    let namespace = control_plane
-        .create_namespace(prefix)
-        .await
-        .expect("namespace");
-    let identity = ChartIdentity::install(control_plane, &namespace, &namespace)
-        .await
-        .expect("chart RBAC");
-    let admin = control_plane.admin_client().await.expect("admin client");
-    let controller = identity
-        .client(control_plane)
-        .await
-        .expect("service account client");
-    (control_plane, namespace, admin, controller)
+    let t = Tenant::create(control_plane, prefix).await.expect("tenant");
+    (control_plane, t.namespace, t.admin, t.controller)
 }
 
 fn vm_disk_clone(name: &str) -> VmDiskClone {

@@ -10,7 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use kube::Client;
 use pve_ontap_controller::leader::{LeaderElector, Leadership, LeaseSettings};
-use testkit::ChartIdentity;
+use testkit::Tenant;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -28,20 +28,11 @@ struct Setup {
 
 async fn setup(prefix: &str) -> Setup {
     let control_plane = testkit::shared().await.expect("control plane");
-    let namespace = control_plane
-        .create_namespace(prefix)
-        .await
-        .expect("namespace");
-    let identity = ChartIdentity::install(control_plane, &namespace, &namespace)
-        .await
-        .expect("chart RBAC");
+    let t = Tenant::create(control_plane, prefix).await.expect("tenant");
     Setup {
-        admin: control_plane.admin_client().await.expect("admin client"),
-        controller: identity
-            .client(control_plane)
-            .await
-            .expect("service account client"),
-        namespace,
+        namespace: t.namespace,
+        admin: t.admin,
+        controller: t.controller,
     }
 }
 

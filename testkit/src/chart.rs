@@ -163,6 +163,29 @@ impl ChartIdentity {
     }
 }
 
+/// A fresh namespace with the chart's identity installed into it (release named after the namespace, so the
+/// cluster-scoped RBAC objects of concurrent tests stay apart), and clients as admin and as the controller.
+pub struct Tenant {
+    pub namespace: String,
+    pub identity: ChartIdentity,
+    pub admin: Client,
+    /// Authenticated as the chart's ServiceAccount: exactly the controller's permissions.
+    pub controller: Client,
+}
+
+impl Tenant {
+    pub async fn create(control_plane: &ControlPlane, prefix: &str) -> Result<Self> {
+        let namespace = control_plane.create_namespace(prefix).await?;
+        let identity = ChartIdentity::install(control_plane, &namespace, &namespace).await?;
+        Ok(Self {
+            admin: control_plane.admin_client().await?,
+            controller: identity.client(control_plane).await?,
+            identity,
+            namespace,
+        })
+    }
+}
+
 /// The apiserver's RBAC authorizer works from an informer cache, so new bindings take effect a moment after
 /// they are written. Waits until the first rule of every applied (Cluster)Role is visible to the authorizer, so
 /// a test's first request as the ServiceAccount is judged by the chart's rules and not by that delay.

@@ -20,7 +20,7 @@ pub mod pki;
 pub mod process;
 mod shared;
 
-pub use chart::{ChartIdentity, Render};
+pub use chart::{ChartIdentity, Render, Tenant};
 pub use control_plane::{ControlPlane, Options};
 pub use error::{Error, Result};
 pub use shared::{shared, shared_blocking};
