@@ -136,3 +136,16 @@ def test_config_update_with_digest(pve_token):
     upid = vm.config.post(delete="description")
     assert _wait(pve_token, upid)["exitstatus"] == "OK"
     assert "description" not in vm.config.get()
+
+
+def test_task_list_finds_tasks_of_a_vm(pve_token):
+    node = pve_token.nodes("pve2")
+    upid = node.qemu(101).status.start.post()
+    assert _wait(pve_token, upid)["exitstatus"] == "OK"
+    finished = node.tasks.get(vmid=101, typefilter="qmstart")
+    assert [t["upid"] for t in finished] == [upid]
+    entry = finished[0]
+    assert entry["status"] == "OK" and entry["user"] == "root@pam" and entry["tokenid"] == "ci"
+    assert entry["endtime"] >= entry["starttime"]
+    assert node.tasks.get(vmid=101, source="active") == []
+    assert node.tasks.get(vmid=100) == []

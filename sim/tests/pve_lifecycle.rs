@@ -11,17 +11,10 @@ use pve_ontap_sim::Scenario;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn status(pve: &PveSim, node: &str, vmid: u32) -> Value {
-    pve.get(&format!("/nodes/{node}/qemu/{vmid}/status/current"))
-        .await
-        .ok()
-        .clone()
-}
-
 #[tokio::test]
 async fn status_current_shape() {
     let pve = PveSim::start().await;
-    let s = status(&pve, "pve1", 100).await;
+    let s = pve.vm_status("pve1", 100).await;
     assert_eq!(s["vmid"], 100);
     assert_eq!(s["status"], "running");
     assert_eq!(s["qmpstatus"], "running");
@@ -30,7 +23,7 @@ async fn status_current_shape() {
     assert_eq!(s["maxmem"], 4096u64 << 20);
     assert!(s["pid"].as_u64().is_some());
     assert!(s.get("lock").is_none());
-    let s = status(&pve, "pve2", 101).await;
+    let s = pve.vm_status("pve2", 101).await;
     assert_eq!(s["status"], "stopped");
     assert_eq!(s["qmpstatus"], "stopped");
     assert!(s.get("pid").is_none());
@@ -47,48 +40,27 @@ async fn power_cycle_through_tasks() {
     let st = pve.wait_task(&upid).await;
     assert_eq!(st["status"], "stopped");
     assert_eq!(st["exitstatus"], "OK");
-    assert_eq!(status(&pve, "pve2", 101).await["status"], "running");
+    assert_eq!(pve.vm_status("pve2", 101).await["status"], "running");
 
-    assert_eq!(
-        pve.run_task(
-            "/nodes/pve2/qemu/101/status/shutdown",
-            &[("timeout", "30"), ("forceStop", "1")]
-        )
-        .await,
-        "OK"
-    );
-    assert_eq!(status(&pve, "pve2", 101).await["status"], "stopped");
+    pve.run_ok(
+        "/nodes/pve2/qemu/101/status/shutdown",
+        &[("timeout", "30"), ("forceStop", "1")],
+    )
+    .await;
+    assert_eq!(pve.vm_status("pve2", 101).await["status"], "stopped");
     // Shutting down a stopped VM is a successful no-op, like PVE.
-    assert_eq!(
-        pve.run_task("/nodes/pve2/qemu/101/status/shutdown", &[])
-            .await,
-        "OK"
-    );
-    pve.post("/nodes/pve2/qemu/101/status/reboot", &[])
-        .await
-        .fails(500, "VM 101 not running");
-    pve.post("/nodes/pve2/qemu/101/status/suspend", &[])
-        .await
-        .fails(500, "VM 101 not running");
-    pve.post("/nodes/pve2/qemu/101/status/resume", &[])
-        .await
-        .fails(500, "VM 101 not running");
+    pve.run_ok("/nodes/pve2/qemu/101/status/shutdown", &[])
+        .await;
+    for action in ["reboot", "suspend", "resume"] {
+        pve.post(&format!("/nodes/pve2/qemu/101/status/{action}"), &[])
+            .await
+            .fails(500, "VM 101 not running");
+    }
     pve.post("/nodes/pve2/qemu/101/status/start", &[("forceStop", "1")])
         .await
         .fails(400, "Parameter verification failed.");
 
-    let events = pve.inventory().await["events"].clone();
-    let kinds: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["api"] == "pve")
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert!(
-        kinds.contains(&"start") && kinds.contains(&"shutdown"),
-        "{kinds:?}"
-    );
+    pve.assert_pve_events(&["start", "shutdown"]).await;
 }
 
 #[tokio::test]
@@ -98,7 +70,7 @@ async fn pause_and_resume() {
         .run_task("/nodes/pve1/qemu/100/status/suspend", &[])
         .await;
     assert_eq!(exit, "OK");
-    let s = status(&pve, "pve1", 100).await;
+    let s = pve.vm_status("pve1", 100).await;
     assert_eq!(
         s["status"], "running",
         "a paused VM still has its QEMU process"
@@ -107,12 +79,8 @@ async fn pause_and_resume() {
     pve.post("/nodes/pve1/qemu/100/status/shutdown", &[])
         .await
         .fails(500, "VM is paused - cannot shutdown");
-    assert_eq!(
-        pve.run_task("/nodes/pve1/qemu/100/status/resume", &[])
-            .await,
-        "OK"
-    );
-    assert_eq!(status(&pve, "pve1", 100).await["qmpstatus"], "running");
+    pve.run_ok("/nodes/pve1/qemu/100/status/resume", &[]).await;
+    assert_eq!(pve.vm_status("pve1", 100).await["qmpstatus"], "running");
 }
 
 #[tokio::test]
@@ -135,7 +103,7 @@ async fn hibernate_and_resume_from_disk() {
     // The write waited for the worker's config lock, then found the `suspended` lock.
     during.fails(500, "VM is locked (suspend");
 
-    let s = status(&pve, "pve1", 100).await;
+    let s = pve.vm_status("pve1", 100).await;
     assert_eq!(s["status"], "stopped");
     assert_eq!(s["lock"], "suspended");
     let c = pve.config("pve1", 100).await;
@@ -167,12 +135,8 @@ async fn hibernate_and_resume_from_disk() {
     assert_eq!(web["lock"], "suspended");
 
     // Resume starts from the saved state and removes it.
-    assert_eq!(
-        pve.run_task("/nodes/pve1/qemu/100/status/resume", &[])
-            .await,
-        "OK"
-    );
-    let s = status(&pve, "pve1", 100).await;
+    pve.run_ok("/nodes/pve1/qemu/100/status/resume", &[]).await;
+    let s = pve.vm_status("pve1", 100).await;
     assert_eq!(s["status"], "running");
     assert!(s.get("lock").is_none());
     let c = pve.config("pve1", 100).await;
@@ -183,24 +147,15 @@ async fn hibernate_and_resume_from_disk() {
 #[tokio::test]
 async fn start_resumes_a_hibernated_vm_and_vmstate_delete_discards_it() {
     let pve = PveSim::start().await;
-    assert_eq!(
-        pve.run_task("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
-            .await,
-        "OK"
-    );
+    pve.run_ok("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
+        .await;
     // Pending changes are kept through a resume from hibernation.
-    assert_eq!(
-        pve.run_task("/nodes/pve1/qemu/100/status/start", &[]).await,
-        "OK"
-    );
-    assert_eq!(status(&pve, "pve1", 100).await["status"], "running");
+    pve.run_ok("/nodes/pve1/qemu/100/status/start", &[]).await;
+    assert_eq!(pve.vm_status("pve1", 100).await["status"], "running");
     assert!(pve.config("pve1", 100).await.get("lock").is_none());
 
-    assert_eq!(
-        pve.run_task("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
-            .await,
-        "OK"
-    );
+    pve.run_ok("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
+        .await;
     let vmstate = pve.config("pve1", 100).await["vmstate"]
         .as_str()
         .unwrap()
@@ -305,15 +260,15 @@ async fn guest_agent_fsfreeze() {
         .await
         .fails(501, "not implemented");
 
-    pve.post("/nodes/pve2/qemu/101/agent/fsfreeze-freeze", &[])
-        .await
-        .fails(500, "VM 101 is not running");
-    pve.post("/nodes/pve1/qemu/102/agent/fsfreeze-freeze", &[])
-        .await
-        .fails(500, "QEMU guest agent is not running");
-    pve.post("/nodes/pve1/qemu/103/agent/fsfreeze-freeze", &[])
-        .await
-        .fails(500, "guest-fsfreeze-freeze timed out");
+    for (vm, text) in [
+        ("pve2/qemu/101", "VM 101 is not running"),
+        ("pve1/qemu/102", "QEMU guest agent is not running"),
+        ("pve1/qemu/103", "guest-fsfreeze-freeze timed out"),
+    ] {
+        pve.post(&format!("/nodes/{vm}/agent/fsfreeze-freeze"), &[])
+            .await
+            .fails(500, text);
+    }
     pve.put("/nodes/pve1/qemu/102/config", &[("delete", "agent")])
         .await
         .ok();
@@ -327,14 +282,7 @@ async fn guest_agent_fsfreeze() {
         .await
         .fails(500, "No QEMU guest agent configured");
 
-    let events = pve.inventory().await["events"].clone();
-    let kinds: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert!(kinds.contains(&"freeze") && kinds.contains(&"thaw"));
+    pve.assert_pve_events(&["freeze", "thaw"]).await;
 }
 
 #[tokio::test]
@@ -518,7 +466,7 @@ async fn config_lock_timeout_and_task_stop() {
         pve.wait_task(&upid).await["exitstatus"],
         "unexpected status"
     );
-    assert_eq!(status(&pve, "pve2", 101).await["status"], "stopped");
+    assert_eq!(pve.vm_status("pve2", 101).await["status"], "stopped");
     pve.put("/nodes/pve2/qemu/101/config", &[("description", "x")])
         .await
         .ok();
@@ -546,7 +494,7 @@ async fn tasks_on_one_vm_run_in_order() {
     );
     assert_eq!(pve.wait_task(&first).await["exitstatus"], "OK");
     assert_eq!(pve.wait_task(&stop).await["exitstatus"], "OK");
-    assert_eq!(status(&pve, "pve2", 101).await["status"], "stopped");
+    assert_eq!(pve.vm_status("pve2", 101).await["status"], "stopped");
 }
 
 #[tokio::test]
@@ -636,11 +584,8 @@ async fn restart_with_state_keeps_vms_tasks_and_tickets() {
     let state = dir.path().join("state.json");
     let (ticket, upid) = {
         let pve = PveSim::start_persistent(&state).await;
-        assert_eq!(
-            pve.run_task("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
-                .await,
-            "OK"
-        );
+        pve.run_ok("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
+            .await;
         pve.put(
             "/nodes/pve2/qemu/101/config",
             &[("description", "persisted")],
@@ -657,12 +602,12 @@ async fn restart_with_state_keeps_vms_tasks_and_tickets() {
         (ticket, upid)
     };
     let pve = PveSim::start_persistent(&state).await;
-    let s = status(&pve, "pve1", 100).await;
+    let s = pve.vm_status("pve1", 100).await;
     assert_eq!(s["status"], "stopped");
     assert_eq!(s["lock"], "suspended");
     assert_eq!(pve.config("pve2", 101).await["description"], "persisted");
     assert_eq!(pve.wait_task(&upid).await["exitstatus"], "OK");
-    assert_eq!(status(&pve, "pve2", 101).await["status"], "running");
+    assert_eq!(pve.vm_status("pve2", 101).await["status"], "running");
     let auth = pve_common::Auth::Ticket { ticket, csrf: None };
     pve.call(Method::GET, "/nodes", &auth, &[]).await.ok();
 }
@@ -692,21 +637,30 @@ async fn special_drives_cloudinit_efidisk_and_stop_of_a_hibernated_vm() {
     );
 
     // Stopping a hibernated VM is a no-op: no QEMU process, so no lock check either.
-    assert_eq!(
-        pve.run_task("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
-            .await,
-        "OK"
-    );
-    assert_eq!(
-        pve.run_task("/nodes/pve1/qemu/100/status/stop", &[]).await,
-        "OK"
-    );
-    assert_eq!(status(&pve, "pve1", 100).await["lock"], "suspended");
+    pve.run_ok("/nodes/pve1/qemu/100/status/suspend", &[("todisk", "1")])
+        .await;
+    pve.run_ok("/nodes/pve1/qemu/100/status/stop", &[]).await;
+    assert_eq!(pve.vm_status("pve1", 100).await["lock"], "suspended");
     // Destroying it needs the lock gone.
     assert_eq!(
         pve.run_task_delete("/nodes/pve1/qemu/100").await,
         "VM is locked (suspended)"
     );
+}
+
+/// The uuid of the ONTAP volume `name`.
+async fn volume_uuid(pve: &PveSim, name: &str) -> String {
+    let vols = ontap(
+        pve,
+        Method::GET,
+        &format!("/api/storage/volumes?name={name}"),
+        None,
+    )
+    .await;
+    vols["records"][0]["uuid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no volume {name}"))
+        .to_string()
 }
 
 /// ONTAP REST call with basic auth; waits for the job when the answer carries one.
@@ -748,14 +702,7 @@ async fn ontap(pve: &PveSim, method: Method, path: &str, body: Option<Value>) ->
 #[tokio::test]
 async fn flexclone_added_as_storage_shows_snapshot_files() {
     let pve = PveSim::start().await;
-    let vols = ontap(
-        &pve,
-        Method::GET,
-        "/api/storage/volumes?name=pve_images",
-        None,
-    )
-    .await;
-    let uuid = vols["records"][0]["uuid"].as_str().unwrap().to_string();
+    let uuid = volume_uuid(&pve, "pve_images").await;
     ontap(
         &pve,
         Method::POST,
@@ -791,13 +738,7 @@ async fn flexclone_added_as_storage_shows_snapshot_files() {
     .await
     .ok();
     let content = pve.get("/nodes/pve1/storage/CLONE01/content").await;
-    let volids: Vec<&str> = content
-        .ok()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["volid"].as_str().unwrap())
-        .collect();
+    let volids = content.strings("volid");
     assert_eq!(
         volids,
         vec![
@@ -811,14 +752,7 @@ async fn flexclone_added_as_storage_shows_snapshot_files() {
         .await
         .contains(&"ONTAP01:101/vm-101-disk-1.raw".to_string()));
     // Unmounting the clone's junction takes the storage offline.
-    let clones = ontap(
-        &pve,
-        Method::GET,
-        "/api/storage/volumes?name=pve_images_clone",
-        None,
-    )
-    .await;
-    let clone_uuid = clones["records"][0]["uuid"].as_str().unwrap().to_string();
+    let clone_uuid = volume_uuid(&pve, "pve_images_clone").await;
     ontap(
         &pve,
         Method::PATCH,

@@ -94,6 +94,19 @@ pub fn respond(result: PveResult<Value>) -> Response {
     }
 }
 
+/// The envelope of the lists that also report how many entries there are in all (task list, task log).
+pub fn respond_with_total(result: PveResult<(Vec<Value>, usize)>) -> Response {
+    match result {
+        Ok((list, total)) => axum::Json(json!({ "data": list, "total": total })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A directory index: one `{key: entry}` object per entry (`subdir` below a VM, `name` below a node).
+pub fn dir_index(key: &str, entries: &[&str]) -> Value {
+    Value::Array(entries.iter().map(|e| json!({ key: e })).collect())
+}
+
 /// A node named in the path must be a cluster member and reachable.
 pub fn check_node(pve: &Pve, node: &str) -> PveResult<()> {
     match pve.node(node) {

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::api::{check_node, respond, Call};
+use super::api::{check_node, dir_index, respond, Call};
 use super::auth::{self, Identity};
 use super::error::{PveError, PveResult};
 use super::state::{now_secs, Pve};
@@ -160,9 +160,7 @@ pub async fn node_index(
         call.begin(&sim)?;
         check_node(&sim.world().pve, &node)?;
         let dirs = ["qemu", "storage", "tasks", "status", "version"];
-        Ok(Value::Array(
-            dirs.iter().map(|d| json!({ "name": d })).collect(),
-        ))
+        Ok(dir_index("name", &dirs))
     })())
 }
 

@@ -7,10 +7,11 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::api::{check_node, find_vm, parse_vmid, respond, Call};
+use super::api::{check_node, dir_index, find_vm, parse_vmid, respond, Call};
 use super::auth::{self, Identity};
 use super::drive::{is_drive_key, Drive};
 use super::error::{PveError, PveResult};
+use super::params::Params;
 use super::scenario::PowerState;
 use super::state::{now_ms, now_secs, Vm};
 use super::tasks::{self, TaskAction, TaskRequest};
@@ -37,36 +38,74 @@ pub async fn list(State(sim): State<Arc<Sim>>, Path(node): Path<String>, call: C
             .values()
             .filter(|vm| vm.node == node)
             .filter(|vm| auth::has(&w.pve, &who, &vm_path(vm.vmid), "VM.Audit"))
-            .map(|vm| {
-                let mut v = json!({
-                    "vmid": vm.vmid,
-                    "name": vm.name(),
-                    "status": vm.status(),
-                    "cpus": vm.cpus(),
-                    "maxmem": vm.memory_bytes(),
-                    "mem": if vm.is_running() { vm.memory_bytes() / 2 } else { 0 },
-                    "maxdisk": vm.maxdisk(),
-                    "disk": 0,
-                    "uptime": vm.uptime(now),
-                    "cpu": if vm.is_running() { 0.012 } else { 0.0 },
-                    "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
-                });
-                if let Some(pid) = vm.pid.filter(|_| vm.is_running()) {
-                    v["pid"] = json!(pid);
-                }
-                if let Some(l) = vm.lock() {
-                    v["lock"] = json!(l);
-                }
-                if let Some(t) = vm.config.get("tags") {
-                    v["tags"] = json!(t);
-                }
-                if vm.is_template() {
-                    v["template"] = json!(1);
-                }
-                v
-            })
+            .map(|vm| vm_status_json(vm, now))
             .collect();
         Ok(Value::Array(out))
+    })())
+}
+
+/// What the VM list and `status/current` both report of a VM (qemu-server's `vmstatus`).
+fn vm_status_json(vm: &Vm, now: i64) -> Value {
+    let running = vm.is_running();
+    let mut v = json!({
+        "vmid": vm.vmid,
+        "name": vm.name(),
+        "status": vm.status(),
+        "cpus": vm.cpus(),
+        "maxmem": vm.memory_bytes(),
+        "mem": if running { vm.memory_bytes() / 2 } else { 0 },
+        "maxdisk": vm.maxdisk(),
+        "disk": 0,
+        "uptime": vm.uptime(now),
+        "cpu": if running { 0.012 } else { 0.0 },
+        "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
+    });
+    if let Some(pid) = vm.pid.filter(|_| running) {
+        v["pid"] = json!(pid);
+    }
+    if let Some(l) = vm.lock() {
+        v["lock"] = json!(l);
+    }
+    if let Some(t) = vm.config.get("tags") {
+        v["tags"] = json!(t);
+    }
+    if vm.is_template() {
+        v["template"] = json!(1);
+    }
+    v
+}
+
+/// [`read_vm`] for a read without parameters of its own.
+fn read_vm_only(
+    sim: &Arc<Sim>,
+    call: &Call,
+    node: &str,
+    vmid: &str,
+    read: impl FnOnce(&Vm) -> PveResult<Value>,
+) -> Response {
+    read_vm(sim, call, node, vmid, |_| Ok(()), |vm, ()| read(vm))
+}
+
+/// A read of one VM: authenticates, validates the vmid, lets `params` take the handler's own parameters
+/// (unknown ones are refused), finds the VM on `node` and requires VM.Audit on it — in PVE's order.
+fn read_vm<P>(
+    sim: &Arc<Sim>,
+    call: &Call,
+    node: &str,
+    vmid: &str,
+    params: impl FnOnce(&mut Params) -> PveResult<P>,
+    read: impl FnOnce(&Vm, P) -> PveResult<Value>,
+) -> Response {
+    respond((|| {
+        let who = call.begin(sim)?;
+        let vmid = parse_vmid(vmid)?;
+        let mut p = call.params();
+        let own = params(&mut p)?;
+        p.reject_unknown(&[])?;
+        let w = sim.world();
+        let vm = find_vm(&w.pve, node, vmid)?;
+        auth::check(&w.pve, &who, &vm_path(vmid), &["VM.Audit"])?;
+        read(vm, own)
     })())
 }
 
@@ -98,9 +137,7 @@ pub async fn index(
             "sendkey",
             "firewall",
         ];
-        Ok(Value::Array(
-            dirs.iter().map(|d| json!({ "subdir": d })).collect(),
-        ))
+        Ok(dir_index("subdir", &dirs))
     })())
 }
 
@@ -267,29 +304,29 @@ pub async fn config_get(
     Path((node, vmid)): Path<(String, String)>,
     call: Call,
 ) -> Response {
-    respond((|| {
-        let who = call.begin(&sim)?;
-        let vmid = parse_vmid(&vmid)?;
-        let mut p = call.params();
-        let current = p.take_bool("current")?.unwrap_or(false);
-        let snapshot = p.take("snapshot");
-        p.reject_unknown(&[])?;
-        let w = sim.world();
-        let vm = find_vm(&w.pve, &node, vmid)?;
-        auth::check(&w.pve, &who, &vm_path(vmid), &["VM.Audit"])?;
-        if let Some(snap) = snapshot {
-            if current {
-                return Err(PveError::param(
-                    "snapshot",
-                    "cannot use 'snapshot' parameter with 'current'",
-                ));
+    let params =
+        |p: &mut Params| Ok((p.take_bool("current")?.unwrap_or(false), p.take("snapshot")));
+    read_vm(
+        &sim,
+        &call,
+        &node,
+        &vmid,
+        params,
+        |vm, (current, snapshot)| {
+            if let Some(snap) = snapshot {
+                if current {
+                    return Err(PveError::param(
+                        "snapshot",
+                        "cannot use 'snapshot' parameter with 'current'",
+                    ));
+                }
+                return Err(PveError::internal(format!(
+                    "snapshot '{snap}' does not exist"
+                )));
             }
-            return Err(PveError::internal(format!(
-                "snapshot '{snap}' does not exist"
-            )));
-        }
-        Ok(vm.config_json(current))
-    })())
+            Ok(vm.config_json(current))
+        },
+    )
 }
 
 pub async fn pending_get(
@@ -297,15 +334,7 @@ pub async fn pending_get(
     Path((node, vmid)): Path<(String, String)>,
     call: Call,
 ) -> Response {
-    respond((|| {
-        let who = call.begin(&sim)?;
-        let vmid = parse_vmid(&vmid)?;
-        call.params().reject_unknown(&[])?;
-        let w = sim.world();
-        let vm = find_vm(&w.pve, &node, vmid)?;
-        auth::check(&w.pve, &who, &vm_path(vmid), &["VM.Audit"])?;
-        Ok(vm.pending_json())
-    })())
+    read_vm_only(&sim, &call, &node, &vmid, |vm| Ok(vm.pending_json()))
 }
 
 /// Validation and permission checks of `update_vm_api` that run before the worker or the lock.
@@ -346,47 +375,57 @@ fn has_running_task(w: &World, vmid: u32) -> bool {
         .any(|t| t.running && t.vmid == Some(vmid))
 }
 
+/// Polls the world every 10 ms, tasks brought up to date first, until `check` yields a value; `None` once the
+/// `deadline` (ms) has passed.
+async fn poll_until<T>(
+    sim: &Arc<Sim>,
+    deadline: i64,
+    check: impl Fn(&World) -> Option<T>,
+) -> Option<T> {
+    loop {
+        tasks::advance(sim);
+        if let Some(v) = sim.read(&check) {
+            return Some(v);
+        }
+        if now_ms() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub async fn config_put(
     State(sim): State<Arc<Sim>>,
     Path((node, vmid)): Path<(String, String)>,
     call: Call,
 ) -> Response {
-    let (_who, vmid, upd, _) = match prepare_update(&sim, &call, &node, &vmid) {
-        Ok(x) => x,
-        Err(e) => return respond(Err(e)),
-    };
-    // A running task holds the VM's config flock; writers wait for it up to PVE's 10 s.
+    respond(update_now(&sim, &call, &node, &vmid).await)
+}
+
+/// `PUT .../config`: a running task holds the VM's config flock; the writer waits for it up to PVE's 10 s.
+async fn update_now(sim: &Arc<Sim>, call: &Call, node: &str, vmid: &str) -> PveResult<Value> {
+    let (_who, vmid, upd, _) = prepare_update(sim, call, node, vmid)?;
     let deadline = now_ms() + sim.timings().pve.config_lock_wait_ms as i64;
-    loop {
-        tasks::advance(&sim);
-        if !sim.read(|w| has_running_task(w, vmid)) {
-            break;
-        }
-        if now_ms() >= deadline {
-            return respond(Err(PveError::internal(format!(
-                "can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout"
-            ))));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let unlocked = |w: &World| (!has_running_task(w, vmid)).then_some(());
+    if poll_until(sim, deadline, unlocked).await.is_none() {
+        return Err(PveError::internal(format!(
+            "can't lock file '/var/lock/qemu-server/lock-{vmid}.conf' - got timeout"
+        )));
     }
     let mut log = Vec::new();
     let mut events = Vec::new();
     let result = sim.mutate(|w| {
         if w.pve.vms.get(&vmid).is_none_or(|vm| vm.node != node) {
-            return Err(ops::config_missing(&node, vmid));
+            return Err(ops::config_missing(node, vmid));
         }
         ops::apply_update(w, vmid, &upd, &mut log, &mut events)
     });
     for (k, d) in events {
         sim.record_event("pve", &k, d);
     }
-    match result {
-        Ok(()) => {
-            sim.record_event("pve", "config", format!("VM {vmid}: {}", upd.describe()));
-            respond(Ok(Value::Null))
-        }
-        Err(e) => respond(Err(PveError::internal(e))),
-    }
+    result.map_err(PveError::internal)?;
+    sim.record_event("pve", "config", format!("VM {vmid}: {}", upd.describe()));
+    Ok(Value::Null)
 }
 
 pub async fn config_post(
@@ -394,16 +433,19 @@ pub async fn config_post(
     Path((node, vmid)): Path<(String, String)>,
     call: Call,
 ) -> Response {
-    let (who, vmid, upd, background_delay) = match prepare_update(&sim, &call, &node, &vmid) {
-        Ok(x) => x,
-        Err(e) => return respond(Err(e)),
-    };
+    respond(update_in_task(&sim, &call, &node, &vmid).await)
+}
+
+/// `POST .../config`: the change runs as a `qmconfig` task. With `background_delay` PVE waits for the worker
+/// and answers null (or its error) when it ends in time, else the UPID.
+async fn update_in_task(sim: &Arc<Sim>, call: &Call, node: &str, vmid: &str) -> PveResult<Value> {
+    let (who, vmid, upd, background_delay) = prepare_update(sim, call, node, vmid)?;
     let upid = {
         let mut w = sim.world();
         fork(
-            &sim,
+            sim,
             &mut w,
-            &node,
+            node,
             "qmconfig",
             vmid,
             &who,
@@ -412,25 +454,20 @@ pub async fn config_post(
     };
     sim.persist();
     let Some(delay) = background_delay else {
-        return respond(Ok(json!(upid)));
+        return Ok(json!(upid));
     };
-    // With `background_delay` PVE waits for the worker and answers null (or its error) when it ends in time.
     let deadline = now_ms() + delay as i64 * 1000;
-    loop {
-        tasks::advance(&sim);
-        let status = sim.read(|w| {
-            w.pve
-                .tasks
-                .iter()
-                .find(|t| t.upid == upid)
-                .map(|t| (t.running, t.exitstatus.clone()))
-        });
-        match status {
-            Some((false, Some(exit))) if exit == "OK" => return respond(Ok(Value::Null)),
-            Some((false, Some(exit))) => return respond(Err(PveError::internal(exit))),
-            _ if now_ms() >= deadline => return respond(Ok(json!(upid))),
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
+    let ended = |w: &World| {
+        w.pve
+            .tasks
+            .iter()
+            .find(|t| t.upid == upid && !t.running)
+            .map(|t| t.exitstatus.clone())
+    };
+    match poll_until(sim, deadline, ended).await {
+        Some(Some(exit)) if exit == "OK" => Ok(Value::Null),
+        Some(Some(exit)) => Err(PveError::internal(exit)),
+        _ => Ok(json!(upid)),
     }
 }
 
@@ -446,9 +483,7 @@ pub async fn status_index(
         let cmds = [
             "current", "start", "stop", "reset", "shutdown", "suspend", "reboot", "resume",
         ];
-        Ok(Value::Array(
-            cmds.iter().map(|c| json!({ "subdir": c })).collect(),
-        ))
+        Ok(dir_index("subdir", &cmds))
     })())
 }
 
@@ -457,50 +492,19 @@ pub async fn status_current(
     Path((node, vmid)): Path<(String, String)>,
     call: Call,
 ) -> Response {
-    respond((|| {
-        let who = call.begin(&sim)?;
-        let vmid = parse_vmid(&vmid)?;
-        call.params().reject_unknown(&[])?;
-        let w = sim.world();
-        let vm = find_vm(&w.pve, &node, vmid)?;
-        auth::check(&w.pve, &who, &vm_path(vmid), &["VM.Audit"])?;
-        let running = vm.is_running();
-        let mut v = json!({
-            "vmid": vm.vmid,
-            "status": vm.status(),
-            "qmpstatus": vm.qmpstatus(),
-            "name": vm.name(),
-            "cpus": vm.cpus(),
-            "maxmem": vm.memory_bytes(),
-            "mem": if running { vm.memory_bytes() / 2 } else { 0 },
-            "maxdisk": vm.maxdisk(),
-            "disk": 0,
-            "uptime": vm.uptime(now_secs()),
-            "cpu": if running { 0.012 } else { 0.0 },
-            "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
-            "ha": { "managed": 0 },
-        });
-        if running {
-            if let Some(pid) = vm.pid {
-                v["pid"] = json!(pid);
-            }
+    read_vm_only(&sim, &call, &node, &vmid, |vm| {
+        let mut v = vm_status_json(vm, now_secs());
+        v["qmpstatus"] = json!(vm.qmpstatus());
+        v["ha"] = json!({ "managed": 0 });
+        if vm.is_running() {
             v["running-machine"] = json!("pc-i440fx-8.1+pve0");
             v["running-qemu"] = json!("8.1.5");
-        }
-        if let Some(l) = vm.lock() {
-            v["lock"] = json!(l);
         }
         if vm.agent_enabled() {
             v["agent"] = json!(1);
         }
-        if vm.is_template() {
-            v["template"] = json!(1);
-        }
-        if let Some(t) = vm.config.get("tags") {
-            v["tags"] = json!(t);
-        }
         Ok(v)
-    })())
+    })
 }
 
 /// `find_vmstate_storage`: `vmstatestorage`, else the first disk's storage (shared preferred), else `local`.

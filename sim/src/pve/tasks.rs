@@ -2,7 +2,6 @@
 //! with an `exitstatus`. Tasks on one VM run one after another, like workers queuing on the VM's config flock;
 //! a task's effect is applied when it ends, so its in-task checks see the state left by the task before it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -93,7 +92,19 @@ pub enum TaskAction {
 }
 
 impl Task {
+    /// `GET .../tasks/{upid}/status`: the decoded UPID (token split off), `running`/`stopped` and the exit status.
     pub fn status_json(&self) -> Value {
+        let mut v = self.upid_json(TaskView::Archived);
+        v["status"] = json!(if self.running { "running" } else { "stopped" });
+        if let Some(e) = &self.exitstatus {
+            v["exitstatus"] = json!(e);
+        }
+        v
+    }
+
+    /// The fields `upid_decode` yields, with the user as `view` presents it (`$convert_token_task` for a
+    /// decoded record adds `tokenid`).
+    fn upid_json(&self, view: TaskView) -> Value {
         let mut v = json!({
             "upid": self.upid,
             "node": self.node,
@@ -102,23 +113,12 @@ impl Task {
             "starttime": self.starttime,
             "type": self.kind,
             "id": self.id,
-            "user": self.user.split('!').next().unwrap_or(&self.user),
-            "status": if self.running { "running" } else { "stopped" },
+            "user": self.listed_user(view),
         });
-        if let Some((_, token)) = self.user.split_once('!') {
-            v["tokenid"] = json!(token);
-        }
-        if let Some(e) = &self.exitstatus {
-            v["exitstatus"] = json!(e);
-        }
-        v
-    }
-
-    /// The entry `GET /nodes/{node}/tasks` shows.
-    pub fn list_json(&self) -> Value {
-        let mut v = self.status_json();
-        if !self.running {
-            v["endtime"] = json!(self.ends_at_ms / 1000);
+        if view == TaskView::Archived {
+            if let Some((_, token)) = self.user.split_once('!') {
+                v["tokenid"] = json!(token);
+            }
         }
         v
     }
@@ -330,41 +330,137 @@ pub fn log_json(task: &Task, start: usize, limit: usize) -> (Vec<Value>, usize) 
     (out, total)
 }
 
-/// Filters for `GET /nodes/{node}/tasks`.
-pub fn list_tasks(world: &World, node: &str, filters: &BTreeMap<String, String>) -> Vec<Value> {
-    let vmid = filters.get("vmid").cloned();
-    let typefilter = filters.get("typefilter").cloned();
-    let only_errors = filters.get("errors").is_some_and(|v| v == "1");
-    let source = filters
-        .get("source")
-        .map(String::as_str)
-        .unwrap_or("archive");
-    let start: usize = filters
-        .get("start")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let limit: usize = filters
-        .get("limit")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
-    world
-        .pve
-        .tasks
-        .iter()
-        .rev()
-        .filter(|t| t.node == node)
-        .filter(|t| vmid.as_ref().is_none_or(|v| t.id == *v))
-        .filter(|t| typefilter.as_ref().is_none_or(|k| t.kind == *k))
-        .filter(|t| !only_errors || t.exitstatus.as_ref().is_some_and(|e| e != "OK"))
-        .filter(|t| match source {
-            "active" => t.running,
-            "archive" => !t.running,
-            _ => true,
-        })
-        .skip(start)
-        .take(limit)
-        .map(Task::list_json)
-        .collect()
+/// Which task records `GET /nodes/{node}/tasks` reads (`source`): the active-worker file (running tasks), the
+/// archive index (finished tasks), or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSource {
+    Archive,
+    Active,
+    All,
+}
+
+/// `PVE::Tools::upid_normalize_status_type`: the class `statusfilter` selects on. A running task has no status
+/// yet and counts as `unknown`.
+pub fn status_type(status: Option<&str>) -> &'static str {
+    match status {
+        None | Some("") | Some("unexpected status") => "unknown",
+        Some("OK") => "ok",
+        Some(s) if is_warnings(s) => "warning",
+        Some(_) => "error",
+    }
+}
+
+fn is_warnings(status: &str) -> bool {
+    status
+        .strip_prefix("WARNINGS: ")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The validated parameters of `GET /nodes/{node}/tasks` (PVE::API2::Tasks `node_tasks`).
+#[derive(Debug, Clone)]
+pub struct TaskQuery {
+    pub start: usize,
+    pub limit: usize,
+    /// Case-insensitive substring of the task's user.
+    pub userfilter: Option<String>,
+    /// Exact task type.
+    pub typefilter: Option<String>,
+    pub vmid: Option<u32>,
+    /// Bounds on `starttime` (inclusive).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Status classes to list (`ok`, `warning`, `error`, `unknown`).
+    pub statuses: Vec<&'static str>,
+    pub source: TaskSource,
+}
+
+/// How a listed task is presented. Entries of the active-worker file keep the UPID's user as written
+/// (`user@realm!token`); archived entries are split into `user` and `tokenid` (`$convert_token_task`), which also
+/// changes whose they count as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskView {
+    Active,
+    Archived,
+}
+
+impl Task {
+    /// The `user` field as the task list shows it in `view`.
+    pub fn listed_user(&self, view: TaskView) -> &str {
+        match view {
+            TaskView::Active => &self.user,
+            TaskView::Archived => self.user.split('!').next().unwrap_or(&self.user),
+        }
+    }
+
+    fn list_json(&self, view: TaskView) -> Value {
+        let mut v = self.upid_json(view);
+        match view {
+            TaskView::Active => {
+                // Parsed from the active file, where `saved` is the second column.
+                v["saved"] = json!("0");
+                v["status"] = json!("RUNNING");
+            }
+            TaskView::Archived => {
+                v["endtime"] = json!(self.ends_at_ms / 1000);
+                if let Some(e) = &self.exitstatus {
+                    v["status"] = json!(e);
+                }
+            }
+        }
+        v
+    }
+}
+
+/// `GET /nodes/{node}/tasks`: running tasks first, in the order they started (the active-worker file), then
+/// finished ones, most recently archived first (the index read backwards). `visible` decides what the caller
+/// may see. Returns the page and `total`, the number of matching tasks on every page.
+pub fn list(
+    tasks: &[Task],
+    node: &str,
+    q: &TaskQuery,
+    visible: impl Fn(&Task, TaskView) -> bool,
+) -> (Vec<Value>, usize) {
+    let matches = |t: &Task, view: TaskView| {
+        let user = t.listed_user(view);
+        q.userfilter
+            .as_ref()
+            .is_none_or(|f| user.to_lowercase().contains(&f.to_lowercase()))
+            && visible(t, view)
+            && q.typefilter.as_ref().is_none_or(|k| t.kind == *k)
+            && q.vmid.is_none_or(|v| t.id == v.to_string())
+            && q.since.is_none_or(|s| t.starttime >= s)
+            && q.until.is_none_or(|u| t.starttime <= u)
+            && q.statuses.contains(&status_type(t.exitstatus.as_deref()))
+    };
+    let on_node = tasks.iter().filter(|t| t.node == node);
+    let mut candidates: Vec<(&Task, TaskView)> = Vec::new();
+    if q.source != TaskSource::Archive {
+        candidates.extend(
+            on_node
+                .clone()
+                .filter(|t| t.running)
+                .map(|t| (t, TaskView::Active)),
+        );
+    }
+    if q.source != TaskSource::Active {
+        let mut finished: Vec<&Task> = on_node.filter(|t| !t.running).collect();
+        finished.sort_by(|a, b| {
+            (b.ends_at_ms, b.starttime, b.pid).cmp(&(a.ends_at_ms, a.starttime, a.pid))
+        });
+        candidates.extend(finished.into_iter().map(|t| (t, TaskView::Archived)));
+    }
+    let matching: Vec<(&Task, TaskView)> = candidates
+        .into_iter()
+        .filter(|(t, view)| matches(t, *view))
+        .collect();
+    let total = matching.len();
+    let page = matching
+        .into_iter()
+        .skip(q.start)
+        .take(q.limit)
+        .map(|(t, view)| t.list_json(view))
+        .collect();
+    (page, total)
 }
 
 #[cfg(test)]

@@ -52,6 +52,17 @@ impl Answer {
         assert!(self.body["data"].is_null(), "{self:?}");
     }
 
+    /// The text field `key` of every entry of a successful list answer.
+    #[track_caller]
+    pub fn strings(&self, key: &str) -> Vec<String> {
+        self.ok()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|e| e[key].as_str().expect("a text field").to_string())
+            .collect()
+    }
+
     pub fn upid(&self) -> String {
         self.ok().as_str().expect("a UPID string").to_string()
     }
@@ -226,6 +237,34 @@ impl PveSim {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// Runs an async call and asserts that its task ended `OK`.
+    pub async fn run_ok(&self, path: &str, form: &[(&str, &str)]) {
+        let exit = self.run_task(path, form).await;
+        assert_eq!(exit, "OK", "task of POST {path} {form:?}");
+    }
+
+    /// `GET .../status/current` of a VM.
+    pub async fn vm_status(&self, node: &str, vmid: u32) -> Value {
+        self.get(&format!("/nodes/{node}/qemu/{vmid}/status/current"))
+            .await
+            .ok()
+            .clone()
+    }
+
+    /// Asserts that the simulator's Proxmox-side event log (`/_sim/inventory`) holds every one of `kinds`.
+    pub async fn assert_pve_events(&self, kinds: &[&str]) {
+        let logged: Vec<String> = self.inventory().await["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["api"] == "pve")
+            .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+            .collect();
+        for k in kinds {
+            assert!(logged.iter().any(|l| l == k), "no {k} event in {logged:?}");
+        }
     }
 
     /// `DELETE` that starts a task (destroy); waits and returns the exit status.
