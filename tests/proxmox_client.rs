@@ -686,3 +686,42 @@ async fn tls_trust() {
         "8.4.1"
     );
 }
+
+/// `vm_active_tasks` lists the VM's running tasks on its node — a slow shutdown while it runs, nothing after it
+/// ended or for another VM — and a missing node is an error, never an empty list.
+#[tokio::test]
+async fn active_tasks_of_a_vm() {
+    let scenario = scenario_with(|v| v["timings"]["pve"]["tasks"]["qmshutdown"] = json!(1500));
+    let env = start_with(Some(scenario)).await;
+    let c = env.client();
+    assert!(c.vm_active_tasks("pve1", 100).await.unwrap().is_empty());
+    let upid = c
+        .vm_power(
+            "pve1",
+            100,
+            PowerAction::Shutdown {
+                timeout: Some(60),
+                force_stop: false,
+            },
+        )
+        .await
+        .unwrap();
+    let active = c.vm_active_tasks("pve1", 100).await.unwrap();
+    assert_eq!(active.len(), 1, "{active:?}");
+    let t = &active[0];
+    assert_eq!(t.upid, upid.raw);
+    assert_eq!(t.kind, "qmshutdown");
+    assert_eq!(t.id.as_deref(), Some("100"));
+    assert_eq!(t.status.as_deref(), Some("RUNNING"));
+    assert!(t.is_running() && t.endtime.is_none());
+    assert!(c.vm_active_tasks("pve2", 101).await.unwrap().is_empty());
+    assert!(c.vm_active_tasks("pve2", 100).await.unwrap().is_empty());
+
+    wait_for_task(&c, &upid, TASK_BUDGET).await.unwrap();
+    assert!(c.vm_active_tasks("pve1", 100).await.unwrap().is_empty());
+    let e = c.vm_active_tasks("pve9", 100).await.unwrap_err();
+    assert!(
+        matches!(e, ProxmoxError::Refused { status: 500, .. }),
+        "{e:?}"
+    );
+}

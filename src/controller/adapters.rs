@@ -9,8 +9,8 @@ use futures::FutureExt;
 use super::backends::{ClientFactory, OntapConnect, PveConnect, PveCredentials};
 use super::error::Error;
 use super::ports::{
-    NewFlexClone, NewNfsStorage, Ontap, OntapClient, OntapFacts, OntapVolume, PowerOp, Progress,
-    Pve, PveClient, PveStorage, Result, SnapshotInfo, VmConfig, VmLocation, VmState,
+    ActiveTask, NewFlexClone, NewNfsStorage, Ontap, OntapClient, OntapFacts, OntapVolume, PowerOp,
+    Progress, Pve, PveClient, PveStorage, Result, SnapshotInfo, VmConfig, VmLocation, VmState,
 };
 use crate::ontap::types::{Completion, FlexCloneSpec, Volume, VolumePatch};
 use crate::ontap::{OntapApi, OntapConfig, OntapError};
@@ -294,6 +294,95 @@ impl Pve for ProxmoxAdapter {
         }
         .boxed()
     }
+
+    fn vm_config_merged<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<VmConfig>> {
+        async move {
+            let cfg = self.api.vm_config(node, vmid, false).await?;
+            let values = cfg
+                .entries
+                .keys()
+                .filter_map(|k| cfg.get(k).map(|v| (k.clone(), v)))
+                .collect();
+            Ok(VmConfig {
+                values,
+                digest: Some(cfg.digest).filter(|d| !d.is_empty()),
+                ..VmConfig::default()
+            })
+        }
+        .boxed()
+    }
+
+    fn vm_config_pending<'a>(
+        &'a self,
+        node: &'a str,
+        vmid: u32,
+    ) -> BoxFuture<'a, Result<VmConfig>> {
+        async move {
+            let entries = self.api.vm_pending(node, vmid).await?;
+            let mut cfg = VmConfig::default();
+            for e in entries {
+                if e.delete {
+                    cfg.pending_delete.insert(e.key.clone());
+                }
+                let pending = e.pending_text();
+                if pending.is_some() {
+                    cfg.pending.insert(e.key.clone());
+                }
+                if let Some(v) = pending.or_else(|| e.value_text()) {
+                    cfg.values.insert(e.key, v);
+                }
+            }
+            Ok(cfg)
+        }
+        .boxed()
+    }
+
+    fn vm_all_values<'a>(
+        &'a self,
+        node: &'a str,
+        vmid: u32,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>>> {
+        async move {
+            let entries = self.api.vm_pending(node, vmid).await?;
+            let mut out = Vec::new();
+            for e in entries {
+                for v in [e.value_text(), e.pending_text()].into_iter().flatten() {
+                    out.push((e.key.clone(), v));
+                }
+            }
+            Ok(out)
+        }
+        .boxed()
+    }
+
+    fn update_storage<'a>(
+        &'a self,
+        id: &'a str,
+        set: Vec<(String, String)>,
+        delete: Vec<String>,
+    ) -> BoxFuture<'a, Result<()>> {
+        async move { Ok(self.api.update_storage(id, &set, &delete).await?) }.boxed()
+    }
+
+    fn active_vm_tasks<'a>(
+        &'a self,
+        node: &'a str,
+        vmid: u32,
+    ) -> BoxFuture<'a, Result<Vec<ActiveTask>>> {
+        async move {
+            Ok(self
+                .api
+                .vm_active_tasks(node, vmid)
+                .await?
+                .into_iter()
+                .map(|t| ActiveTask {
+                    upid: t.upid,
+                    kind: t.kind,
+                })
+                .collect())
+        }
+        .boxed()
+    }
 }
 
 fn pve_storage(s: StorageConfig) -> PveStorage {
@@ -304,6 +393,7 @@ fn pve_storage(s: StorageConfig) -> PveStorage {
         export: s.export,
         options: s.options,
         content: s.content,
+        nodes: s.nodes,
     }
 }
 
@@ -595,6 +685,45 @@ impl Ontap for OntapAdapter {
                 Err(e) if e.is_not_found() => Ok(()),
                 Err(e) => Err(e.into()),
             }
+        }
+        .boxed()
+    }
+
+    fn volumes_at_paths<'a>(
+        &'a self,
+        svm: &'a str,
+        paths: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<OntapVolume>>> {
+        async move {
+            // `|` separates alternatives in an ONTAP query; `*` would be a wildcard.
+            if paths.is_empty() || paths.iter().any(|p| p.contains(['|', '*'])) {
+                return Ok(Vec::new());
+            }
+            let alternatives = paths.join("|");
+            let q = [("svm.name", svm), ("nas.path", alternatives.as_str())];
+            Ok(self
+                .api
+                .list_volumes(&q)
+                .await?
+                .into_iter()
+                .map(ontap_volume)
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn set_snapshot_comment<'a>(
+        &'a self,
+        volume_uuid: &'a str,
+        snapshot_uuid: &'a str,
+        comment: &'a str,
+    ) -> BoxFuture<'a, Result<Progress>> {
+        async move {
+            Ok(progress(
+                self.api
+                    .set_snapshot_comment(volume_uuid, snapshot_uuid, comment)
+                    .await?,
+            ))
         }
         .boxed()
     }

@@ -84,6 +84,8 @@ pub struct PveStorage {
     pub export: Option<String>,
     pub options: Option<String>,
     pub content: Option<String>,
+    /// Comma-separated nodes the storage is enabled on; `None`: all.
+    pub nodes: Option<String>,
 }
 
 pub trait Pve: Send + Sync {
@@ -129,6 +131,33 @@ pub trait Pve: Send + Sync {
     fn delete_storage<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>>;
     /// `(vmid, node)` of every QEMU VM in the cluster.
     fn vms(&self) -> BoxFuture<'_, Result<Vec<(u32, String)>>>;
+    /// The config in ONE call (`GET .../config`): values with pending changes merged in and the digest;
+    /// `pending`/`pending_delete` are left empty (unknown).
+    fn vm_config_merged<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<VmConfig>>;
+    /// The config in ONE call (`GET .../pending`): every key with its pending value merged in, which keys are
+    /// pending and which are to be deleted; no digest.
+    fn vm_config_pending<'a>(&'a self, node: &'a str, vmid: u32)
+        -> BoxFuture<'a, Result<VmConfig>>;
+    /// Every value the VM's config holds now or will hold after its next cold start, in ONE call
+    /// (`GET .../pending`): a key with a pending change yields both its current and its pending value.
+    fn vm_all_values<'a>(
+        &'a self,
+        node: &'a str,
+        vmid: u32,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>>>;
+    /// `PUT /storage/{id}`: sets `set` and removes `delete` (only non-fixed options: content, nodes, options).
+    fn update_storage<'a>(
+        &'a self,
+        id: &'a str,
+        set: Vec<(String, String)>,
+        delete: Vec<String>,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// The VM's tasks still running on `node` (`GET /nodes/{node}/tasks?source=active`), oldest first.
+    fn active_vm_tasks<'a>(
+        &'a self,
+        node: &'a str,
+        vmid: u32,
+    ) -> BoxFuture<'a, Result<Vec<ActiveTask>>>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,6 +282,28 @@ pub trait Ontap: Send + Sync {
         svm: &'a str,
         queued_name: &'a str,
     ) -> BoxFuture<'a, Result<()>>;
+    /// Volumes of `svm` mounted at any of `paths` (one filtered query, ONTAP matches `nas.path`
+    /// case-insensitively); no listing of every volume.
+    fn volumes_at_paths<'a>(
+        &'a self,
+        svm: &'a str,
+        paths: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<OntapVolume>>>;
+    /// Replaces a snapshot's comment (`PATCH .../snapshots/{uuid}`).
+    fn set_snapshot_comment<'a>(
+        &'a self,
+        volume_uuid: &'a str,
+        snapshot_uuid: &'a str,
+        comment: &'a str,
+    ) -> BoxFuture<'a, Result<Progress>>;
+}
+
+/// A Proxmox task still running, as the node's task list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveTask {
+    pub upid: String,
+    /// Task type, e.g. `qmshutdown`.
+    pub kind: String,
 }
 
 pub type PveClient = Arc<dyn Pve>;

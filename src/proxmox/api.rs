@@ -68,6 +68,17 @@ pub trait ProxmoxApi: Send + Sync {
     async fn agent_fsfreeze_status(&self, node: &str, vmid: u32) -> Result<FreezeState>;
     /// `GET /nodes/{upid.node}/tasks/{upid}/status`.
     async fn task_status(&self, upid: &Upid) -> Result<TaskStatus>;
+    /// `PUT /storage/{storage}` (synchronous): set `set`, remove `delete`. Proxmox refuses the fixed options
+    /// (`type`, `server`, `export`, `path`); `content`, `nodes`, `options` may change.
+    async fn update_storage(
+        &self,
+        storage: &str,
+        set: &[(String, String)],
+        delete: &[String],
+    ) -> Result<()>;
+    /// `GET /nodes/{node}/tasks?vmid=&source=active`: the VM's tasks still running on `node`, oldest first.
+    /// Lists the caller's own tasks (a token sees its own), or all of them with Sys.Audit on `/nodes/{node}`.
+    async fn vm_active_tasks(&self, node: &str, vmid: u32) -> Result<Vec<TaskListEntry>>;
 }
 
 /// A VM config change: keys to set, keys to delete, optional digest of the config it was computed from.

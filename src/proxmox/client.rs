@@ -747,6 +747,38 @@ impl ProxmoxApi for ProxmoxClient {
         self.get(&["nodes", &upid.node, "tasks", &upid.raw, "status"], &[])
             .await
     }
+
+    async fn update_storage(
+        &self,
+        storage: &str,
+        set: &[(String, String)],
+        delete: &[String],
+    ) -> Result<()> {
+        let mut params: Vec<(String, String)> = set.to_vec();
+        if !delete.is_empty() {
+            params.push(p("delete", delete.join(",")));
+        }
+        if params.is_empty() {
+            return Ok(());
+        }
+        self.call(Method::PUT, &["storage", storage], &params)
+            .await
+            .map(|_| ())
+    }
+
+    async fn vm_active_tasks(&self, node: &str, vmid: u32) -> Result<Vec<TaskListEntry>> {
+        // `limit` defaults to 50; a VM never has that many workers queued, but a cut list must not hide one.
+        let params = [
+            p("vmid", vmid_s(vmid)),
+            p("source", "active"),
+            p("limit", "1000"),
+        ];
+        let tasks: Vec<TaskListEntry> = self.get(&["nodes", node, "tasks"], &params).await?;
+        Ok(tasks
+            .into_iter()
+            .filter(TaskListEntry::is_running)
+            .collect())
+    }
 }
 
 fn agent_count(v: &Value) -> u64 {

@@ -391,6 +391,39 @@ pub enum FreezeState {
     Thawed,
 }
 
+/// One entry of `GET /nodes/{node}/tasks`. Running tasks come from the node's active-worker list (`status`
+/// `RUNNING`, no `endtime`, `user` as written in the UPID, token included); finished ones from the archive
+/// (`status` = exit status, `endtime`, the token split off into `tokenid`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskListEntry {
+    pub upid: String,
+    #[serde(default)]
+    pub node: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The object the task works on; the VMID for VM tasks.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub tokenid: Option<String>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub starttime: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub endtime: Option<u64>,
+    /// `RUNNING` while active; afterwards the exit status (`OK`, `WARNINGS: n` or the error).
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl TaskListEntry {
+    /// Still running: listed from the active workers without an end time.
+    pub fn is_running(&self) -> bool {
+        self.endtime.is_none() && self.status.as_deref().is_none_or(|s| s == "RUNNING")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
