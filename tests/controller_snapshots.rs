@@ -3,8 +3,13 @@
 mod controller_support;
 
 use controller_support::*;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use pve_ontap_controller::api::common::{VmRestoreAction, VmTaskStep};
 use pve_ontap_controller::api::volume_snapshot::SnapshotConsistency;
-use pve_ontap_controller::api::{FlexCloneMount, Phase, VolumeSnapshot};
+use pve_ontap_controller::api::{
+    FlexCloneMount, Phase, VmDiskClone, VolumeSnapshot, VolumeSnapshotStatus,
+};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 fn vs(name: &str, pve: &str, extra: Value) -> Value {
@@ -12,25 +17,19 @@ fn vs(name: &str, pve: &str, extra: Value) -> Value {
     spec.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
-    json!({ "apiVersion": "pveontap.io/v1alpha1", "kind": "VolumeSnapshot", "metadata": { "name": name }, "spec": spec })
+    manifest("VolumeSnapshot", name, spec)
 }
 
 fn fcm(name: &str, snapshot: &str) -> Value {
-    json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "FlexCloneMount",
-        "metadata": { "name": name },
-        "spec": { "volumeSnapshotRef": { "name": snapshot } }
-    })
+    manifest(
+        "FlexCloneMount",
+        name,
+        json!({ "volumeSnapshotRef": { "name": snapshot } }),
+    )
 }
 
 fn vs_ready(o: &VolumeSnapshot) -> bool {
-    o.status
-        .as_ref()
-        .is_some_and(|s| s.phase == Phase::Ready && s.ready_to_use)
-}
-
-fn fcm_ready(o: &FlexCloneMount) -> bool {
-    o.status.as_ref().is_some_and(|s| s.phase == Phase::Ready)
+    is_ready(o) && o.status.as_ref().is_some_and(|s| s.ready_to_use)
 }
 
 fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
@@ -99,7 +98,7 @@ async fn snapshot_and_mount_lifecycle() {
     assert_eq!(vm(&inv, 100).unwrap()["frozen"], false);
 
     h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
-    let mnt = h.wait_for::<FlexCloneMount>("mnt", fcm_ready).await;
+    let mnt = h.wait_ready::<FlexCloneMount>("mnt").await;
     let ms = mnt.status.unwrap();
     let clone = ms.clone_volume_name.clone().unwrap();
     let junction = ms.junction_path.clone().unwrap();
@@ -122,18 +121,8 @@ async fn snapshot_and_mount_lifecycle() {
     );
 
     // The snapshot cannot go while the mount depends on it.
-    h.api::<VolumeSnapshot>()
-        .delete("snap", &Default::default())
-        .await
-        .unwrap();
     let blocked = h
-        .wait_for::<VolumeSnapshot>("snap", |o| {
-            o.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "DeletionBlocked" && c.reason == "InUse")
-            })
-        })
+        .delete_and_wait_blocked::<VolumeSnapshot>("snap", "InUse")
         .await;
     let msg = blocked.status.unwrap().message.unwrap_or_default();
     assert!(msg.contains("FlexCloneMount mnt"), "{msg}");
@@ -152,20 +141,7 @@ async fn snapshot_and_mount_lifecycle() {
     );
 
     // With the dependent gone, the snapshot deletion completes.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while h
-        .api::<VolumeSnapshot>()
-        .get_opt("snap")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "VolumeSnapshot not deleted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    h.wait_gone::<VolumeSnapshot>("snap").await;
     let after = h.inventory().await;
     assert_eq!(
         snapshots(&after, "pve_images"),
@@ -183,39 +159,17 @@ async fn mount_in_use_by_a_vm_blocks_deletion() {
         .await;
     h.wait_for::<VolumeSnapshot>("snap", vs_ready).await;
     h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
-    let ms = h
-        .wait_for::<FlexCloneMount>("mnt", fcm_ready)
-        .await
-        .status
-        .unwrap();
+    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
     let sid = ms.storage_id.unwrap();
 
     // VM 101 (stopped) gets a disk from the clone's storage, as a user restoring data would do.
-    let pve = format!("{}/api2/json/nodes/pve2/qemu/101/config", h.sim.pve_url());
-    let auth = format!("PVEAPIToken={PVE_TOKEN}");
+    let config = "/nodes/pve2/qemu/101/config";
     let volid = format!("{sid}:101/vm-101-disk-0.raw");
-    let resp = h
-        .http
-        .put(&pve)
-        .header("Authorization", &auth)
-        .form(&[("scsi5", volid.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    h.pve_call(reqwest::Method::PUT, config, &[("scsi5", volid.as_str())])
+        .await;
 
-    h.api::<FlexCloneMount>()
-        .delete("mnt", &Default::default())
-        .await
-        .unwrap();
     let blocked = h
-        .wait_for::<FlexCloneMount>("mnt", |o| {
-            o.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "DeletionBlocked" && c.reason == "InUse")
-            })
-        })
+        .delete_and_wait_blocked::<FlexCloneMount>("mnt", "InUse")
         .await;
     let msg = blocked.status.unwrap().message.unwrap_or_default();
     assert!(msg.contains("101"), "{msg}");
@@ -225,29 +179,13 @@ async fn mount_in_use_by_a_vm_blocks_deletion() {
     );
 
     // The volume is owned by VM 101 (its directory), so a plain delete would only turn it into unusedN: force.
-    let resp = h
-        .http
-        .put(&pve)
-        .header("Authorization", &auth)
-        .form(&[("delete", "scsi5"), ("force", "1")])
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while h
-        .api::<FlexCloneMount>()
-        .get_opt("mnt")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "FlexCloneMount not deleted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    h.pve_call(
+        reqwest::Method::PUT,
+        config,
+        &[("delete", "scsi5"), ("force", "1")],
+    )
+    .await;
+    h.wait_gone::<FlexCloneMount>("mnt").await;
     assert!(storage(&h.inventory().await, &sid).is_none());
     h.delete_and_wait::<VolumeSnapshot>("snap").await;
     h.finish().await;
@@ -294,7 +232,7 @@ async fn mount_from_unmanaged_snapshot_with_explicit_names() {
     }))
     .await;
     let st = h
-        .wait_for::<FlexCloneMount>("direct", fcm_ready)
+        .wait_ready::<FlexCloneMount>("direct")
         .await
         .status
         .unwrap();
@@ -324,11 +262,7 @@ async fn recovery_queue_blockage_is_reported() {
     let mut mount = fcm("mnt", "snap");
     mount["spec"]["deletionPolicy"] = json!("Retain");
     h.create::<FlexCloneMount>(mount).await;
-    let ms = h
-        .wait_for::<FlexCloneMount>("mnt", fcm_ready)
-        .await
-        .status
-        .unwrap();
+    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
     h.delete_and_wait::<FlexCloneMount>("mnt").await;
 
     // Someone deletes the retained clone by hand: it lands in the recovery queue.
@@ -356,24 +290,505 @@ async fn recovery_queue_blockage_is_reported() {
         inv["ontap"]["recovery_queue"]
     );
 
-    h.api::<VolumeSnapshot>()
-        .delete("snap", &Default::default())
-        .await
-        .unwrap();
-    let blocked = h
-        .wait_for::<VolumeSnapshot>("snap", |o| {
-            o.status
-                .as_ref()
-                .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "DeletionBlocked"))
-        })
+    h.request_delete::<VolumeSnapshot>("snap").await;
+    let (_, c) = h
+        .wait_condition::<VolumeSnapshot>("snap", "DeletionBlocked", None)
         .await;
-    let st = blocked.status.unwrap();
-    let c = st
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "DeletionBlocked")
-        .unwrap();
     assert_eq!(c.reason, "RecoveryQueue", "{}", c.message);
     assert!(c.message.contains(&clone), "{}", c.message);
+    h.finish().await;
+}
+
+fn vs_status(o: &VolumeSnapshot) -> VolumeSnapshotStatus {
+    o.status.clone().unwrap_or_default()
+}
+
+/// Both VMs with disks on ONTAP01 run (VM 101 is started here), so a window spans two VMs.
+async fn start_vm_101(h: &Harness) {
+    h.pve_call(Method::POST, "/nodes/pve2/qemu/101/status/start", &[])
+        .await;
+    h.wait_inventory("VM 101 running", |inv| {
+        power_of(inv, 101) == ("running".to_owned(), "running".to_owned())
+    })
+    .await;
+}
+
+/// Every suspend of the VM is followed by a resume, and the VM runs at the end.
+fn paused_and_resumed(inv: &Value, vmid: u32) {
+    let power: Vec<String> = pve_events_for(inv, vmid)
+        .into_iter()
+        .filter(|k| k == "suspend" || k == "resume")
+        .collect();
+    assert!(!power.is_empty(), "VM {vmid} was never paused");
+    for pair in power.chunks(2) {
+        assert_eq!(pair, ["suspend", "resume"], "VM {vmid}: {power:?}");
+    }
+    assert_eq!(
+        power_of(inv, vmid.into()),
+        ("running".to_owned(), "running".to_owned())
+    );
+}
+
+/// Suspend pauses every running VM of the storage for the snapshot and resumes them all; deletion removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_snapshot_pauses_every_running_vm() {
+    let h = Harness::start("ovs-suspend").await;
+    start_vm_101(&h).await;
+    let before = h.inventory().await;
+    h.create::<VolumeSnapshot>(vs(
+        "paused",
+        &h.pve_name,
+        json!({ "consistency": "Suspend" }),
+    ))
+    .await;
+    let st = vs_status(&h.wait_for::<VolumeSnapshot>("paused", vs_ready).await);
+    assert_eq!(st.consistency_applied, Some(SnapshotConsistency::Suspend));
+    assert!(st.restore.is_empty() && st.window.is_none(), "{st:?}");
+    let inv = h.inventory().await;
+    for vmid in [100, 101] {
+        paused_and_resumed(&inv, vmid);
+    }
+    // The snapshot was taken while both VMs were paused: its job lies between the last suspend and first resume.
+    let order: Vec<String> = inv["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .filter(|k| k == "suspend" || k == "resume" || k == "snapshot_create")
+        .collect();
+    let snap_at = order
+        .iter()
+        .position(|k| k == "snapshot_create")
+        .expect("snapshot_create event");
+    assert_eq!(
+        order[..snap_at].iter().filter(|k| *k == "suspend").count(),
+        2,
+        "{order:?}"
+    );
+    assert!(order[..snap_at].iter().all(|k| k != "resume"), "{order:?}");
+    let snap_name = st.snapshot_name.unwrap();
+    assert!(snapshots(&inv, "pve_images")
+        .iter()
+        .any(|s| s["name"] == snap_name.as_str()));
+
+    h.delete_and_wait::<VolumeSnapshot>("paused").await;
+    let after = h.inventory().await;
+    assert_eq!(
+        snapshots(&after, "pve_images"),
+        snapshots(&before, "pve_images")
+    );
+    for vmid in [100, 101] {
+        assert_eq!(power_of(&after, vmid), power_of(&before, vmid));
+    }
+    h.finish().await;
+}
+
+/// A pause task slower than a reconcile waits: the window is recorded in status (undo before each pause, the
+/// running tasks) and followed on requeue. The controller is killed inside the window: the restarted one
+/// restores every VM first, then takes the snapshot in a fresh window; every VM ends as found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_suspend_window_survives_a_controller_kill() {
+    let mut h = Harness::start_with("ovs-slow", slow_pve(&[("qmpause", 4_000)])).await;
+    start_vm_101(&h).await;
+    h.create::<VolumeSnapshot>(vs("slow", &h.pve_name, json!({ "consistency": "Suspend" })))
+        .await;
+    // Written only when a reconcile returns with the pause tasks still running.
+    let obj = h
+        .wait_for::<VolumeSnapshot>("slow", |o| {
+            message_of(o).starts_with("waiting for Proxmox task(s) pausing")
+        })
+        .await;
+    let st = vs_status(&obj);
+    assert_eq!(st.phase, Phase::InProgress);
+    let win = st.window.clone().expect("window recorded");
+    let vms: Vec<u32> = win.vms.iter().map(|v| v.vmid).collect();
+    assert_eq!(vms, [100, 101]);
+    assert!(
+        win.tasks
+            .iter()
+            .all(|t| t.step == VmTaskStep::Quiesce && t.upid.contains(":qmpause:")),
+        "{win:?}"
+    );
+    let recorded: Vec<(u32, VmRestoreAction)> =
+        st.restore.iter().map(|r| (r.vmid, r.action)).collect();
+    assert_eq!(
+        recorded,
+        [
+            (100, VmRestoreAction::Resume),
+            (101, VmRestoreAction::Resume)
+        ],
+        "every undo recorded before its pause"
+    );
+    assert!(!st.ready_to_use, "no snapshot before every VM is paused");
+
+    // Killed inside the window: the pauses complete and nothing resumes the VMs.
+    h.kill_controller();
+    h.wait_inventory("both VMs paused", |inv| {
+        [100, 101].iter().all(|v| power_of(inv, *v).1 == "paused")
+    })
+    .await;
+
+    h.start_controller();
+    let st = vs_status(&h.wait_for::<VolumeSnapshot>("slow", vs_ready).await);
+    assert_eq!(st.consistency_applied, Some(SnapshotConsistency::Suspend));
+    assert!(st.restore.is_empty() && st.window.is_none(), "{st:?}");
+    let inv = h.inventory().await;
+    for vmid in [100, 101] {
+        paused_and_resumed(&inv, vmid);
+        let pauses = pve_events_for(&inv, vmid)
+            .iter()
+            .filter(|k| *k == "suspend")
+            .count();
+        assert_eq!(pauses, 2, "the interrupted window, then a fresh one");
+    }
+    let events = h.events_for("slow").await;
+    assert!(
+        events.contains(&("Normal".to_owned(), "WindowRestarted".to_owned())),
+        "{events:?}"
+    );
+    h.delete_and_wait::<VolumeSnapshot>("slow").await;
+    h.finish().await;
+}
+
+/// A snapshot of an ONTAP volume named directly: no Proxmox involved, nothing happens to any VM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_of_an_ontap_volume_named_directly() {
+    let h = Harness::start("ovs-direct").await;
+    let before = h.inventory().await;
+    h.create::<VolumeSnapshot>(json!({
+        "apiVersion": "pveontap.io/v1alpha1", "kind": "VolumeSnapshot",
+        "metadata": { "name": "direct" },
+        "spec": {
+            "ontapVolume": { "ontapClusterRef": { "name": h.ontap_name }, "svm": "svm1", "name": "pve_backup" },
+            "snapshotName": "direct_snap",
+        }
+    }))
+    .await;
+    let st = vs_status(&h.wait_for::<VolumeSnapshot>("direct", vs_ready).await);
+    assert_eq!(st.volume_name.as_deref(), Some("pve_backup"));
+    assert_eq!(st.svm.as_deref(), Some("svm1"));
+    assert_eq!(st.ontap_cluster.as_deref(), Some(h.ontap_name.as_str()));
+    assert_eq!(st.consistency_applied, Some(SnapshotConsistency::None));
+    let inv = h.inventory().await;
+    let found = snapshots(&inv, "pve_backup")
+        .into_iter()
+        .find(|s| s["name"] == "direct_snap")
+        .expect("snapshot on ONTAP");
+    assert_eq!(found["uuid"].as_str(), st.snapshot_uuid.as_deref());
+    assert_eq!(sim_events(&inv), sim_events(&before), "no VM touched");
+
+    h.delete_and_wait::<VolumeSnapshot>("direct").await;
+    let after = h.inventory().await;
+    assert_eq!(
+        snapshots(&after, "pve_backup"),
+        snapshots(&before, "pve_backup")
+    );
+    h.finish().await;
+}
+
+/// `split: true`: the clone no longer depends on the snapshot, which can then be deleted while the mount stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_mount_frees_its_snapshot() {
+    let h = Harness::start("fcm-split").await;
+    let before = h.inventory().await;
+    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({})))
+        .await;
+    let snap_name = vs_status(&h.wait_for::<VolumeSnapshot>("snap", vs_ready).await)
+        .snapshot_name
+        .unwrap();
+    let mut mount = fcm("mnt", "snap");
+    mount["spec"]["split"] = json!(true);
+    h.create::<FlexCloneMount>(mount).await;
+    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
+    assert!(ms.split_complete, "{ms:?}");
+    let clone = ms.clone_volume_name.clone().unwrap();
+    let sid = ms.storage_id.clone().unwrap();
+    let inv = h.inventory().await;
+    let owners = snapshots(&inv, "pve_images")
+        .into_iter()
+        .find(|s| s["name"] == snap_name.as_str())
+        .unwrap()["clone_owners"]
+        .clone();
+    assert!(
+        owners.as_array().is_none_or(|o| o.is_empty()),
+        "no clone depends on the snapshot after the split: {owners}"
+    );
+
+    // The snapshot goes although the mount exists.
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    let inv = h.inventory().await;
+    assert!(snapshots(&inv, "pve_images")
+        .iter()
+        .all(|s| s["name"] != snap_name.as_str()));
+    assert!(volume(&inv, &clone).is_some(), "the split clone stays");
+    assert!(storage(&inv, &sid).is_some(), "its storage stays");
+
+    h.delete_and_wait::<FlexCloneMount>("mnt").await;
+    let after = h.inventory().await;
+    assert!(volume(&after, &clone).is_none());
+    assert!(storage(&after, &sid).is_none());
+    assert_eq!(after["pve"]["storages"], before["pve"]["storages"]);
+    h.finish().await;
+}
+
+fn condition<'a>(conds: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conds.iter().find(|c| c.type_ == type_)
+}
+
+/// Spec changes after creation: the snapshot comment is re-applied on ONTAP; a consistency change cannot be
+/// and says so; the mount's content, nodes and options are re-applied to the Proxmox storage, and the
+/// options caveat (used at the next mount) is stated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_changes_are_reapplied_or_reported() {
+    let h = Harness::start("ovs-fcm-edit").await;
+    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({ "comment": "first" })))
+        .await;
+    let snap_name = vs_status(&h.wait_for::<VolumeSnapshot>("snap", vs_ready).await)
+        .snapshot_name
+        .unwrap();
+    let comment_of = |inv: &Value| {
+        snapshots(inv, "pve_images")
+            .into_iter()
+            .find(|s| s["name"] == snap_name.as_str())
+            .and_then(|s| s["comment"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    assert!(comment_of(&h.inventory().await).starts_with("first "));
+
+    h.patch_spec::<VolumeSnapshot>("snap", json!({ "comment": "second" }))
+        .await;
+    let obj = h
+        .wait_for::<VolumeSnapshot>("snap", |o| vs_ready(o) && o.metadata.generation == Some(2))
+        .await;
+    let comment = comment_of(&h.inventory().await);
+    assert!(
+        comment.starts_with("second ") && comment.contains("pveontap.io/owner"),
+        "{comment}"
+    );
+    assert_eq!(
+        vs_status(&obj).applied_comment.as_deref(),
+        Some(comment.as_str())
+    );
+    let c = condition(&vs_status(&obj).conditions, "SpecApplied")
+        .cloned()
+        .unwrap();
+    assert_eq!(c.status, "True", "{c:?}");
+
+    h.patch_spec::<VolumeSnapshot>("snap", json!({ "consistency": "Suspend" }))
+        .await;
+    let obj = h
+        .wait_for::<VolumeSnapshot>("snap", |o| vs_ready(o) && o.metadata.generation == Some(3))
+        .await;
+    let c = condition(&vs_status(&obj).conditions, "SpecApplied")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "NotReapplied")
+    );
+    assert!(c.message.contains("consistency"), "{}", c.message);
+
+    h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
+    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
+    let sid = ms.storage_id.unwrap();
+    h.patch_spec::<FlexCloneMount>(
+        "mnt",
+        json!({ "content": ["images", "iso"], "nodes": ["pve1"], "options": "vers=3" }),
+    )
+    .await;
+    let obj = h
+        .wait_for::<FlexCloneMount>("mnt", |o| is_ready(o) && o.metadata.generation == Some(2))
+        .await;
+    let inv = h.inventory().await;
+    let s = storage(&inv, &sid).unwrap();
+    let content: std::collections::BTreeSet<&str> =
+        s["content"].as_str().unwrap().split(',').collect();
+    assert_eq!(content, ["images", "iso"].into(), "{s}");
+    assert_eq!(s["nodes"], "pve1", "{s}");
+    assert_eq!(s["options"], "vers=3", "{s}");
+    let st = obj.status.unwrap();
+    assert_eq!(st.nodes, ["pve1"]);
+    assert_eq!(st.options.as_deref(), Some("vers=3"));
+    let c = condition(&st.conditions, "SpecApplied").cloned().unwrap();
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "PendingRemount")
+    );
+    let events = h.events_for("mnt").await;
+    assert!(
+        events.contains(&("Normal".to_owned(), "StorageUpdated".to_owned())),
+        "{events:?}"
+    );
+
+    // Dropping `nodes` enables the storage on every node again.
+    h.api::<FlexCloneMount>()
+        .patch(
+            "mnt",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "spec": { "nodes": null } })),
+        )
+        .await
+        .unwrap();
+    h.wait_for::<FlexCloneMount>("mnt", |o| is_ready(o) && o.metadata.generation == Some(3))
+        .await;
+    let inv = h.inventory().await;
+    assert!(
+        storage(&inv, &sid).unwrap()["nodes"].is_null(),
+        "{}",
+        storage(&inv, &sid).unwrap()
+    );
+
+    h.delete_and_wait::<FlexCloneMount>("mnt").await;
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    h.finish().await;
+}
+
+/// Looking for users of a mount's storage reads each VM's config once (`/pending`, never `/config`), and a
+/// read that fails is never taken as "no users": the storage stays until the reads succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mount_deletion_reads_each_vm_once_and_fails_closed() {
+    let h = Harness::start("fcm-reads").await;
+    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({})))
+        .await;
+    h.wait_for::<VolumeSnapshot>("snap", vs_ready).await;
+    h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
+    let sid = h
+        .wait_ready::<FlexCloneMount>("mnt")
+        .await
+        .status
+        .unwrap()
+        .storage_id
+        .unwrap();
+
+    h.add_fault(json!({
+        "api": "pve", "method": "GET", "route": "*/pending",
+        "error": { "status": 503, "message": "injected read failure" }
+    }))
+    .await;
+    let stats_before = h.sim_stats().await;
+    h.request_delete::<FlexCloneMount>("mnt").await;
+    h.wait_for::<FlexCloneMount>("mnt", |o| message_of(o).contains("injected read failure"))
+        .await;
+    assert!(
+        storage(&h.inventory().await, &sid).is_some(),
+        "a failed read is never 'no users'"
+    );
+    h.clear_faults().await;
+    h.wait_gone::<FlexCloneMount>("mnt").await;
+    let stats = h.sim_stats().await;
+    let delta = |method: &str, suffix: &str| {
+        route_calls(&stats, "pve", method, suffix)
+            - route_calls(&stats_before, "pve", method, suffix)
+    };
+    assert_eq!(delta("GET", "/qemu/{vmid}/config"), 0, "no /config reads");
+    assert!(delta("GET", "/qemu/{vmid}/pending") >= 2, "each VM read");
+    assert!(storage(&h.inventory().await, &sid).is_none());
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    h.finish().await;
+}
+
+/// A VmDiskClone window and a VolumeSnapshot window wanting VM 100 at once: the per-VM claims keep them apart
+/// (its suspend/resume pairs never interleave), both complete and the VM runs at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_clone_and_snapshot_windows_never_overlap_on_a_vm() {
+    let h = Harness::start_with("ovs-vdc", slow_pve(&[("qmpause", 1_500)])).await;
+    h.create::<VmDiskClone>(vdc(
+        "copy",
+        &h.pve_name,
+        json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
+    ))
+    .await;
+    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({ "consistency": "Suspend" })))
+        .await;
+    h.wait_ready::<VmDiskClone>("copy").await;
+    let st = vs_status(&h.wait_for::<VolumeSnapshot>("snap", vs_ready).await);
+    assert_eq!(st.consistency_applied, Some(SnapshotConsistency::Suspend));
+    let inv = h.inventory().await;
+    let power: Vec<String> = pve_events_for(&inv, 100)
+        .into_iter()
+        .filter(|k| k == "suspend" || k == "resume")
+        .collect();
+    assert_eq!(
+        power,
+        ["suspend", "resume", "suspend", "resume"],
+        "{power:?}"
+    );
+    assert_eq!(
+        power_of(&inv, 100),
+        ("running".to_owned(), "running".to_owned())
+    );
+    h.delete_and_wait::<VmDiskClone>("copy").await;
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    h.finish().await;
+}
+
+/// A pause that fails: with `requireConsistency` no snapshot is taken and the object fails; without it the
+/// snapshot is taken crash-consistent and says so. Either way every VM runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_pause_is_reported_and_every_vm_resumed() {
+    let h = Harness::start("ovs-pausefail").await;
+    start_vm_101(&h).await;
+    let fail_one_pause = json!({
+        "api": "pve", "async_failure": { "operation": "qmpause", "message": "pause failed: injected" }, "count": 1
+    });
+    h.add_fault(fail_one_pause.clone()).await;
+    h.create::<VolumeSnapshot>(vs(
+        "strict",
+        &h.pve_name,
+        json!({ "consistency": "Suspend", "requireConsistency": true, "snapshotName": "strict_snap" }),
+    ))
+    .await;
+    let obj = h
+        .wait_phase::<VolumeSnapshot>("strict", Phase::Failed)
+        .await;
+    let st = vs_status(&obj);
+    assert!(
+        st.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("requireConsistency"),
+        "{:?}",
+        st.message
+    );
+    assert!(st.window.is_none() && st.restore.is_empty(), "{st:?}");
+    let inv = h.inventory().await;
+    assert!(snapshots(&inv, "pve_images")
+        .iter()
+        .all(|s| s["name"] != "strict_snap"));
+    for vmid in [100, 101] {
+        assert_eq!(
+            power_of(&inv, vmid),
+            ("running".to_owned(), "running".to_owned())
+        );
+    }
+
+    h.add_fault(fail_one_pause).await;
+    h.create::<VolumeSnapshot>(vs(
+        "lenient",
+        &h.pve_name,
+        json!({ "consistency": "Suspend" }),
+    ))
+    .await;
+    let st = vs_status(&h.wait_for::<VolumeSnapshot>("lenient", vs_ready).await);
+    assert_eq!(st.consistency_applied, Some(SnapshotConsistency::None));
+    let c = condition(&st.conditions, "Consistency").cloned().unwrap();
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "QuiesceFailed")
+    );
+    assert!(
+        c.message.contains("pause failed: injected"),
+        "{}",
+        c.message
+    );
+    let inv = h.inventory().await;
+    for vmid in [100, 101] {
+        assert_eq!(
+            power_of(&inv, vmid),
+            ("running".to_owned(), "running".to_owned())
+        );
+    }
+    h.delete_and_wait::<VolumeSnapshot>("strict").await;
+    h.delete_and_wait::<VolumeSnapshot>("lenient").await;
     h.finish().await;
 }

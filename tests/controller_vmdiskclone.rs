@@ -9,43 +9,8 @@ use pve_ontap_controller::api::vm_disk_clone::VmConsistency;
 use pve_ontap_controller::api::{Phase, VmDiskClone};
 use serde_json::{json, Value};
 
-fn vdc(name: &str, pve: &str, spec: Value) -> Value {
-    let mut s = json!({ "proxmoxClusterRef": { "name": pve }, "vmid": 100 });
-    s.as_object_mut()
-        .unwrap()
-        .extend(spec.as_object().unwrap().clone());
-    json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "VmDiskClone",
-        "metadata": { "name": name },
-        "spec": s,
-    })
-}
-
-fn phase(o: &VmDiskClone) -> Phase {
-    o.status.as_ref().map(|s| s.phase).unwrap_or_default()
-}
-
-fn ready(o: &VmDiskClone) -> bool {
-    let gen = o.metadata.generation;
-    o.status.as_ref().is_some_and(|s| {
-        s.phase == Phase::Ready
-            && s.observed_generation == gen
-            && s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
-}
-
 fn vm100(inv: &Value) -> Value {
     vm(inv, 100).expect("VM 100").clone()
-}
-
-fn pve_events_for(inv: &Value, vmid: u32) -> Vec<String> {
-    sim_events(inv)
-        .into_iter()
-        .filter(|(_, d)| d.contains(&format!("VM {vmid}")))
-        .map(|(k, _)| k)
-        .collect()
 }
 
 /// The default path: FsFreeze, copies registered as unusedN (pending on the running VM), deletion restores the
@@ -62,7 +27,7 @@ async fn unused_with_fsfreeze_then_delete_restores_inventory() {
         json!({ "consistency": "FsFreeze" }),
     ))
     .await;
-    let obj = h.wait_for::<VmDiskClone>("web", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("web").await;
     let st = obj.status.clone().unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::FsFreeze));
     assert_eq!(st.node.as_deref(), Some("pve1"));
@@ -140,7 +105,7 @@ async fn suspend_pauses_and_resumes() {
         json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
     ))
     .await;
-    let obj = h.wait_for::<VmDiskClone>("s", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("s").await;
     let st = obj.status.unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::Suspend));
     assert_eq!(st.disks.len(), 1);
@@ -194,7 +159,7 @@ async fn retain_keeps_copies() {
         json!({ "deletionPolicy": "Retain", "disks": ["scsi0"] }),
     ))
     .await;
-    let obj = h.wait_for::<VmDiskClone>("keep", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("keep").await;
     let st = obj.status.unwrap();
     h.delete_and_wait::<VmDiskClone>("keep").await;
     let inv = h.inventory().await;
@@ -230,9 +195,7 @@ async fn forbidden_namespace_fails_without_touching_anything() {
         json!({ "consistency": "Suspend" }),
     ))
     .await;
-    let obj = h
-        .wait_for::<VmDiskClone>("nope", |o| phase(o) == Phase::Failed)
-        .await;
+    let obj = h.wait_phase::<VmDiskClone>("nope", Phase::Failed).await;
     let st = obj.status.unwrap();
     let ready = st.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
     assert_eq!(ready.status, "False");
@@ -259,9 +222,7 @@ async fn cdrom_listed_is_a_clear_error() {
     let h = Harness::start("vdc-cdrom").await;
     h.create::<VmDiskClone>(vdc("cd", &h.pve_name, json!({ "disks": ["ide2"] })))
         .await;
-    let obj = h
-        .wait_for::<VmDiskClone>("cd", |o| phase(o) == Phase::Failed)
-        .await;
+    let obj = h.wait_phase::<VmDiskClone>("cd", Phase::Failed).await;
     let msg = obj.status.unwrap().message.unwrap_or_default();
     assert!(msg.contains("ide2") && msg.contains("CD-ROM"), "{msg}");
     h.delete_and_wait::<VmDiskClone>("cd").await;
@@ -279,7 +240,7 @@ async fn new_vm_is_created_and_removed() {
         json!({ "attach": "NewVm", "newVm": { "vmid": 200, "name": "web01-copy" }, "consistency": "Suspend" }),
     ))
     .await;
-    let obj = h.wait_for::<VmDiskClone>("copy", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("copy").await;
     let st = obj.status.unwrap();
     assert_eq!(st.new_vmid, Some(200));
     let inv = h.inventory().await;
@@ -343,7 +304,7 @@ async fn hibernate_and_shutdown_leave_the_vm_running() {
             json!({ "consistency": mode, "disks": ["scsi1"] }),
         ))
         .await;
-        let obj = h.wait_for::<VmDiskClone>(name, ready).await;
+        let obj = h.wait_ready::<VmDiskClone>(name).await;
         let applied = obj.status.unwrap().consistency_applied.unwrap();
         assert_eq!(format!("{applied:?}"), mode);
         let inv = h.inventory().await;
@@ -379,7 +340,7 @@ async fn none_on_running_vm_warns() {
         json!({ "attach": "None", "disks": ["scsi1"] }),
     ))
     .await;
-    let obj = h.wait_for::<VmDiskClone>("raw", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("raw").await;
     let st = obj.status.unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::None));
     assert!(
@@ -421,7 +382,7 @@ async fn transient_file_clone_errors_are_retried() {
         json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
     ))
     .await;
-    let obj = h.wait_for::<VmDiskClone>("retry", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("retry").await;
     assert!(obj.status.unwrap().disks[0].cloned);
     let events = h.events_for("retry").await;
     assert!(
@@ -454,9 +415,7 @@ async fn failing_clone_job_is_failed_with_ontaps_message() {
         json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
     ))
     .await;
-    let obj = h
-        .wait_for::<VmDiskClone>("bad", |o| phase(o) == Phase::Failed)
-        .await;
+    let obj = h.wait_phase::<VmDiskClone>("bad", Phase::Failed).await;
     let msg = obj.status.unwrap().message.unwrap_or_default();
     assert!(msg.contains("Clone start failed: no space"), "{msg}");
     let vm = vm100(&h.inventory().await);
@@ -485,14 +444,8 @@ async fn crash_between_suspend_and_resume_is_repaired() {
     })
     .await;
     // Wait until the VM is actually paused, then kill the controller.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if vm100(&h.inventory().await)["qmpstatus"] == "paused" {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "VM never paused");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    h.wait_inventory("VM 100 paused", |inv| vm100(inv)["qmpstatus"] == "paused")
+        .await;
     h.kill_controller();
     assert_eq!(
         vm100(&h.inventory().await)["qmpstatus"],
@@ -501,7 +454,7 @@ async fn crash_between_suspend_and_resume_is_repaired() {
     );
 
     h.start_controller();
-    let obj = h.wait_for::<VmDiskClone>("crash", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("crash").await;
     let st = obj.status.unwrap();
     assert!(st.restore.is_empty());
     assert!(st.disks[0].cloned);
@@ -525,7 +478,7 @@ async fn unused_on_stopped_vm_applies_immediately() {
     let mut obj = vdc("db", &h.pve_name, json!({ "consistency": "Shutdown" }));
     obj["spec"]["vmid"] = json!(101);
     h.create::<VmDiskClone>(obj).await;
-    let st = h.wait_for::<VmDiskClone>("db", ready).await.status.unwrap();
+    let st = h.wait_ready::<VmDiskClone>("db").await.status.unwrap();
     assert_eq!(st.node.as_deref(), Some("pve2"));
     assert_eq!(st.disks.len(), 1);
     let d = &st.disks[0];
@@ -565,21 +518,11 @@ async fn running_new_vm_blocks_deletion_until_stopped() {
         json!({ "attach": "NewVm", "newVm": { "vmid": 300, "name": "copy-running", "start": true }, "disks": ["scsi0"] }),
     ))
     .await;
-    h.wait_for::<VmDiskClone>("run", ready).await;
+    h.wait_ready::<VmDiskClone>("run").await;
     assert_eq!(vm(&h.inventory().await, 300).unwrap()["status"], "running");
 
-    h.api::<VmDiskClone>()
-        .delete("run", &Default::default())
-        .await
-        .unwrap();
     let blocked = h
-        .wait_for::<VmDiskClone>("run", |o| {
-            o.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "DeletionBlocked" && c.reason == "VmRunning")
-            })
-        })
+        .delete_and_wait_blocked::<VmDiskClone>("run", "VmRunning")
         .await;
     assert!(blocked
         .status
@@ -592,32 +535,13 @@ async fn running_new_vm_blocks_deletion_until_stopped() {
         "a running VM is never deleted"
     );
 
-    let url = format!(
-        "{}/api2/json/nodes/pve1/qemu/300/status/stop",
-        h.sim.pve_url()
-    );
-    let resp = h
-        .http
-        .post(&url)
-        .header("Authorization", format!("PVEAPIToken={PVE_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while h
-        .api::<VmDiskClone>()
-        .get_opt("run")
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not deleted after the VM stopped"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    h.pve_call(
+        reqwest::Method::POST,
+        "/nodes/pve1/qemu/300/status/stop",
+        &[],
+    )
+    .await;
+    h.wait_gone::<VmDiskClone>("run").await;
     let after = h.inventory().await;
     assert!(vm(&after, 300).is_none());
     assert_eq!(
@@ -644,9 +568,7 @@ async fn failed_freeze_copies_crash_consistent_unless_required() {
         json!({ "consistency": "FsFreeze", "requireConsistency": true, "disks": ["scsi1"] }),
     ))
     .await;
-    let obj = h
-        .wait_for::<VmDiskClone>("strict", |o| phase(o) == Phase::Failed)
-        .await;
+    let obj = h.wait_phase::<VmDiskClone>("strict", Phase::Failed).await;
     let st = obj.status.unwrap();
     assert!(
         st.message
@@ -669,7 +591,7 @@ async fn failed_freeze_copies_crash_consistent_unless_required() {
         json!({ "consistency": "FsFreeze", "disks": ["scsi1"] }),
     ))
     .await;
-    let obj = h.wait_for::<VmDiskClone>("lenient", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("lenient").await;
     let st = obj.status.unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::None));
     let c = st
@@ -706,8 +628,8 @@ async fn windows_on_one_vm_never_interleave() {
         json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
     ))
     .await;
-    h.wait_for::<VmDiskClone>("a", ready).await;
-    h.wait_for::<VmDiskClone>("b", ready).await;
+    h.wait_ready::<VmDiskClone>("a").await;
+    h.wait_ready::<VmDiskClone>("b").await;
     let inv = h.inventory().await;
     let power: Vec<String> = pve_events_for(&inv, 100)
         .into_iter()
@@ -720,18 +642,6 @@ async fn windows_on_one_vm_never_interleave() {
     );
     assert_eq!(vm100(&inv)["qmpstatus"], "running");
     h.finish().await;
-}
-
-/// The default scenario with some Proxmox task types slowed down (milliseconds per task type).
-fn slow_pve(tasks: &[(&str, u64)]) -> Options {
-    let mut scenario = pve_ontap_sim::Scenario::default_scenario();
-    for (kind, ms) in tasks {
-        scenario.timings.pve.tasks.insert((*kind).to_owned(), *ms);
-    }
-    Options {
-        scenario: Some(scenario),
-        ..Default::default()
-    }
 }
 
 fn task_step(o: &VmDiskClone) -> Option<VmTaskStep> {
@@ -796,7 +706,7 @@ async fn slow_shutdown_is_followed_across_reconciles() {
         "the undo stays recorded until the VM runs"
     );
 
-    let obj = h.wait_for::<VmDiskClone>("slow", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("slow").await;
     let st = obj.status.unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::Shutdown));
     assert!(st.restore.is_empty() && st.vm_task.is_none(), "{st:?}");
@@ -835,7 +745,7 @@ async fn slow_failing_suspend_restores_and_reports() {
     .await;
     h.wait_for::<VmDiskClone>("slowfail", |o| task_step(o) == Some(VmTaskStep::Quiesce))
         .await;
-    let obj = h.wait_for::<VmDiskClone>("slowfail", ready).await;
+    let obj = h.wait_ready::<VmDiskClone>("slowfail").await;
     let st = obj.status.unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::Suspend));
     assert!(st.restore.is_empty() && st.vm_task.is_none(), "{st:?}");

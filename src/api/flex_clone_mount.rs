@@ -171,4 +171,16 @@ pub struct FlexCloneMountStatus {
     /// ONTAP job (clone create, split, delete) still running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_uuid: Option<String>,
+    /// Content types in effect on the Proxmox storage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<String>,
+    /// Nodes the storage is enabled on (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// NFS mount options configured on the Proxmox storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<String>,
+    /// The mount options were changed after the storage was added; Proxmox applies them at the next mount.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub options_changed_while_mounted: bool,
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     immutable_optional_rule, push_validations, ClusterRef, DeletionPolicy, Phase, VmRestore,
-    ONTAP_SNAPSHOT_NAME_PATTERN, ONTAP_SVM_NAME_PATTERN, ONTAP_VOLUME_NAME_PATTERN,
+    VmTask, ONTAP_SNAPSHOT_NAME_PATTERN, ONTAP_SVM_NAME_PATTERN, ONTAP_VOLUME_NAME_PATTERN,
     PVE_STORAGE_ID_PATTERN,
 };
 
@@ -170,6 +170,67 @@ pub struct VolumeSnapshotStatus {
     /// VM state changes made and not yet undone; recorded before each change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restore: Vec<VmRestore>,
+    /// The consistency window over the storage's running VMs, present while it is open. It may span several
+    /// reconciles (Proxmox tasks are followed on requeue, never waited for at length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<SnapshotWindow>,
+    /// `spec.consistency` when the snapshot was taken; a later change has no effect on the existing snapshot and
+    /// is reported in the `SpecApplied` condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_consistency: Option<SnapshotConsistency>,
+    /// The comment last written to the snapshot (spec.comment plus the ownership marker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_comment: Option<String>,
+}
+
+/// An open consistency window. Invariants: every VM change is in `restore` before it is made; a window whose
+/// VM claims this controller process does not hold was opened by a process that died, and is closed (every VM
+/// restored) before anything else happens.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotWindow {
+    /// Running VMs with a disk on the storage when the window opened, in vmid order (the lock order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vms: Vec<WindowVm>,
+    /// Proxmox tasks (pause, resume) started and not yet seen finished: step `Quiesce` or `Restore`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<VmTask>,
+    /// VMs that could not be quiesced, with Proxmox's reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    /// When the window opened; quiescing that takes longer than the deadline stops and counts as failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<Time>,
+    /// The snapshot was taken inside the window.
+    #[serde(default)]
+    pub snapshot_taken: bool,
+    /// Quiescing is over (snapshot taken, refused or aborted): only restoring the VMs is left.
+    #[serde(default)]
+    pub closing: bool,
+    /// Why the window closes without a snapshot, reported once every VM is restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<WindowAbort>,
+}
+
+/// One VM of a [`SnapshotWindow`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowVm {
+    pub vmid: u32,
+    pub node: String,
+    /// Found paused (or stopped) once claimed: already quiet, so neither paused nor frozen, and not resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_quiet: bool,
+}
+
+/// Why a window closed without a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowAbort {
+    /// `Interrupted` (controller restart or deletion: a fresh window follows), `QuiesceRequired`
+    /// (requireConsistency and a VM could not be quiesced) or `SnapshotFailed`.
+    pub reason: String,
+    pub message: String,
 }
 
 impl VolumeSnapshotSpec {

@@ -1,8 +1,11 @@
 //! FlexCloneMount: a FlexClone of a snapshot mounted at a unique junction and added to Proxmox as a new NFS
 //! storage (same server and options as the parent's). Deletion refuses while a VM uses the storage.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -25,6 +28,64 @@ use crate::api::{DeletionPolicy, FlexCloneMount, FlexCloneMountStatus, Phase, Vo
 
 const JOB_POLL: Duration = Duration::from_secs(3);
 const BLOCKED_POLL: Duration = Duration::from_secs(15);
+/// Condition saying whether the storage settings of the spec are in effect.
+const SPEC_APPLIED: &str = "SpecApplied";
+/// How many VM configs deletion reads at a time when looking for users of the storage.
+const CONFIG_READS_IN_FLIGHT: usize = 8;
+
+/// The Proxmox storage settings a FlexCloneMount asks for (defaults resolved).
+struct StorageSettings {
+    content: Vec<String>,
+    nodes: Vec<String>,
+    options: Option<String>,
+}
+
+impl StorageSettings {
+    fn desired(obj: &FlexCloneMount, parent: &PveStorage) -> Self {
+        Self {
+            content: obj
+                .spec
+                .content
+                .as_ref()
+                .map(|c| c.iter().map(|x| x.as_str().to_owned()).collect())
+                .unwrap_or_else(|| vec!["images".to_owned()]),
+            nodes: obj.spec.nodes.clone().unwrap_or_default(),
+            options: obj.spec.options.clone().or_else(|| parent.options.clone()),
+        }
+    }
+
+    /// `(set, delete)` that turn `current` into these settings. Lists compare as sets (Proxmox may reorder).
+    fn diff(&self, current: &PveStorage) -> (Vec<(String, String)>, Vec<String>) {
+        let as_set = |v: Option<&str>| -> BTreeSet<String> {
+            v.unwrap_or_default()
+                .split([',', ';', ' '])
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut set = Vec::new();
+        let mut delete = Vec::new();
+        let content: BTreeSet<String> = self.content.iter().cloned().collect();
+        if as_set(current.content.as_deref()) != content {
+            set.push(("content".to_owned(), self.content.join(",")));
+        }
+        let nodes: BTreeSet<String> = self.nodes.iter().cloned().collect();
+        if as_set(current.nodes.as_deref()) != nodes {
+            if self.nodes.is_empty() {
+                delete.push("nodes".to_owned());
+            } else {
+                set.push(("nodes".to_owned(), self.nodes.join(",")));
+            }
+        }
+        if current.options.as_deref().filter(|o| !o.is_empty()) != self.options.as_deref() {
+            match &self.options {
+                Some(o) => set.push(("options".to_owned(), o.clone())),
+                None => delete.push("options".to_owned()),
+            }
+        }
+        (set, delete)
+    }
+}
 
 #[instrument(skip_all, fields(kind = "FlexCloneMount", object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())))]
 pub async fn reconcile(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -164,7 +225,31 @@ impl Writer {
     }
 }
 
+/// A Ready object whose current spec was fully checked within the facts TTL needs no backend call when a watch
+/// event (our own status write, a label change) wakes it; the periodic resync still checks everything.
+fn settled(obj: &FlexCloneMount, ctx: &Context) -> Option<Action> {
+    let st = obj.status.as_ref()?;
+    // Failed on this generation: our own status write must not retry it (a spec change or the resync does).
+    let quiet = matches!(st.phase, Phase::Ready | Phase::Failed)
+        && st.observed_generation == obj.meta().generation
+        && st.job_uuid.is_none();
+    (quiet && ctx.facts.checked.get(&obj.uid()?).is_some())
+        .then(|| Action::requeue(ctx.settings.resync))
+}
+
 async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if let Some(action) = settled(&obj, &ctx) {
+        return Ok(action);
+    }
+    let uid = obj.uid().unwrap_or_default();
+    let result = apply_inner(obj, ctx.clone()).await;
+    if result.as_ref().is_err_and(Error::is_permanent) {
+        ctx.facts.checked.put(uid, ());
+    }
+    result
+}
+
+async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mut w = Writer::new(&ctx, &obj);
     let src = source(&ctx, &obj).await?;
     let hash = naming::object_hash(&ctx.settings.cluster_id, &obj.uid().unwrap_or_default());
@@ -316,6 +401,8 @@ async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Er
     w.status.split_complete = !vol.is_flexclone;
 
     // 4. The Proxmox storage (ids are never reused, so a stale mount of a removed storage cannot collide).
+    let desired = StorageSettings::desired(&obj, &src.parent_storage);
+    let mut notes = Vec::new();
     match src.pve.storage(&storage_id).await? {
         Some(s) => {
             let ours = s.kind == "nfs"
@@ -326,28 +413,41 @@ async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Er
                     "Proxmox storage id {storage_id:?} is already used by another storage; choose another storageId"
                 )));
             }
+            // Spec changes after creation: content, nodes and options are updatable (PUT /storage/{id}).
+            let (set, delete) = desired.diff(&s);
+            if !set.is_empty() || !delete.is_empty() {
+                let changed: Vec<String> = set
+                    .iter()
+                    .map(|(k, _)| k.clone())
+                    .chain(delete.iter().cloned())
+                    .collect();
+                src.pve.update_storage(&storage_id, set, delete).await?;
+                ctx.normal(
+                    obj.as_ref(),
+                    "StorageUpdated",
+                    format!(
+                        "updated {} of Proxmox storage {storage_id}",
+                        changed.join(", ")
+                    ),
+                )
+                .await;
+                if changed.iter().any(|k| k == "options") {
+                    w.status.options_changed_while_mounted = true;
+                }
+            }
         }
         None => {
-            let content = obj
-                .spec
-                .content
-                .as_ref()
-                .map(|c| c.iter().map(|x| x.as_str().to_owned()).collect())
-                .unwrap_or_else(|| vec!["images".to_owned()]);
             src.pve
                 .create_nfs_storage(NewNfsStorage {
                     id: storage_id.clone(),
                     server: server.clone(),
                     export: junction.clone(),
-                    content,
-                    nodes: obj.spec.nodes.clone().unwrap_or_default(),
-                    options: obj
-                        .spec
-                        .options
-                        .clone()
-                        .or_else(|| src.parent_storage.options.clone()),
+                    content: desired.content.clone(),
+                    nodes: desired.nodes.clone(),
+                    options: desired.options.clone(),
                 })
                 .await?;
+            w.status.options_changed_while_mounted = false;
             ctx.normal(
                 obj.as_ref(),
                 "StorageAdded",
@@ -356,6 +456,34 @@ async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Er
             .await;
         }
     }
+    w.status.content = desired.content.clone();
+    w.status.nodes = desired.nodes.clone();
+    w.status.options = desired.options.clone();
+    if w.status.options_changed_while_mounted {
+        notes.push(
+            "the NFS mount options changed after the storage was mounted: Proxmox uses them at the next mount \
+             (nodes that have it mounted keep the old options until it is unmounted or they reboot)",
+        );
+    }
+    let (ok, reason, note) = match notes.first() {
+        None => (
+            true,
+            "Applied",
+            "content, nodes and options are in effect on the Proxmox storage".to_owned(),
+        ),
+        Some(n) => (false, "PendingRemount", (*n).to_owned()),
+    };
+    conditions::set_condition(
+        &mut w.status.conditions,
+        conditions::new_condition(
+            SPEC_APPLIED,
+            ok,
+            reason,
+            note,
+            w.generation,
+            conditions::now(),
+        ),
+    );
     let first = w.status.phase != Phase::Ready;
     let msg = format!("FlexClone {clone_name} mounted at {junction}, Proxmox storage {storage_id}");
     w.set(Phase::Ready, "Ready", msg.clone());
@@ -363,24 +491,29 @@ async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Er
     if first {
         ctx.normal(obj.as_ref(), "Ready", msg).await;
     }
+    ctx.facts.checked.put(obj.uid().unwrap_or_default(), ());
     Ok(Action::requeue(ctx.settings.resync))
 }
 
-/// VMs whose config references a volume on `storage_id`.
+/// VMs whose config references a volume on `storage_id`, now or after their next cold start. Proxmox has no
+/// index from volume to VM, so every VM's config is read — once (`/pending` carries current and pending values),
+/// a few at a time. Fails closed: any read error is an error, never "no users".
 async fn vms_using(pve: &PveClient, storage_id: &str) -> Result<Vec<u32>, Error> {
     let prefix = format!("{storage_id}:");
-    let mut out = Vec::new();
-    for (vmid, node) in pve.vms().await? {
-        let cfg = pve.vm_config(&node, vmid).await?;
-        if cfg
-            .values
-            .values()
-            .any(|v| plan::parse_drive(v).volume.starts_with(&prefix))
-        {
-            out.push(vmid);
-        }
-    }
-    out.sort();
+    let prefix = prefix.as_str();
+    let mut out: Vec<u32> = stream::iter(pve.vms().await?)
+        .map(|(vmid, node)| async move {
+            let values = pve.vm_all_values(&node, vmid).await?;
+            let uses = values
+                .iter()
+                .any(|(_, v)| plan::parse_drive(v).volume.starts_with(prefix));
+            Ok::<_, Error>(uses.then_some(vmid))
+        })
+        .buffer_unordered(CONFIG_READS_IN_FLIGHT)
+        .try_filter_map(|v| async move { Ok(v) })
+        .try_collect()
+        .await?;
+    out.sort_unstable();
     Ok(out)
 }
 
@@ -498,4 +631,54 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
         }
     }
     Ok(Cleanup::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current(content: &str, nodes: Option<&str>, options: Option<&str>) -> PveStorage {
+        PveStorage {
+            id: "clone".into(),
+            kind: "nfs".into(),
+            server: Some("192.0.2.10".into()),
+            export: Some("/pvo_x".into()),
+            options: options.map(str::to_owned),
+            content: Some(content.into()),
+            nodes: nodes.map(str::to_owned),
+        }
+    }
+
+    fn settings(content: &[&str], nodes: &[&str], options: Option<&str>) -> StorageSettings {
+        StorageSettings {
+            content: content.iter().map(|s| (*s).to_owned()).collect(),
+            nodes: nodes.iter().map(|s| (*s).to_owned()).collect(),
+            options: options.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn equal_settings_need_no_update_whatever_the_order() {
+        let s = settings(&["iso", "images"], &["pve2", "pve1"], Some("vers=3"));
+        let (set, delete) = s.diff(&current("images,iso", Some("pve1,pve2"), Some("vers=3")));
+        assert!(set.is_empty() && delete.is_empty(), "{set:?} {delete:?}");
+    }
+
+    #[test]
+    fn changed_settings_are_set_and_dropped_ones_deleted() {
+        let s = settings(&["images", "backup"], &[], None);
+        let (set, delete) = s.diff(&current("images", Some("pve1"), Some("vers=4.2")));
+        assert_eq!(set, [("content".to_owned(), "images,backup".to_owned())]);
+        assert_eq!(delete, ["nodes", "options"]);
+        let s = settings(&["images"], &["pve2"], Some("vers=3"));
+        let (set, delete) = s.diff(&current("images", None, None));
+        assert_eq!(
+            set,
+            [
+                ("nodes".to_owned(), "pve2".to_owned()),
+                ("options".to_owned(), "vers=3".to_owned())
+            ]
+        );
+        assert!(delete.is_empty());
+    }
 }

@@ -43,6 +43,13 @@ impl KeyedLocks {
         }
     }
 
+    /// Whether `owner` holds the claim on `key` in this process (a window whose claims are gone was opened by
+    /// a controller process that died).
+    pub fn is_claimed_by(&self, key: &str, owner: &str) -> bool {
+        let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        claims.get(key).is_some_and(|o| o == owner)
+    }
+
     pub fn vm_key(backend: &str, vmid: u32) -> String {
         format!("vm/{backend}/{vmid}")
     }

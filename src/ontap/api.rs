@@ -76,4 +76,11 @@ pub trait OntapApi: Send + Sync {
     async fn job_completion(&self, job_uuid: &str) -> Result<Completion>;
     /// `GET /api/cluster/jobs/{uuid}`.
     async fn job(&self, job_uuid: &str) -> Result<Job>;
+    /// `PATCH /api/storage/volumes/{volume.uuid}/snapshots/{uuid}` with `comment` (async job).
+    async fn set_snapshot_comment(
+        &self,
+        volume_uuid: &str,
+        snapshot_uuid: &str,
+        comment: &str,
+    ) -> Result<Completion>;
 }

@@ -713,6 +713,25 @@ impl OntapApi for OntapClient {
         )
         .await
     }
+
+    async fn set_snapshot_comment(
+        &self,
+        volume_uuid: &str,
+        snapshot_uuid: &str,
+        comment: &str,
+    ) -> Result<Completion> {
+        self.run_job(
+            Method::PATCH,
+            &format!(
+                "/api/storage/volumes/{}/snapshots/{}",
+                encode_segment(volume_uuid),
+                encode_segment(snapshot_uuid)
+            ),
+            &[],
+            Some(&json!({ "comment": comment })),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]

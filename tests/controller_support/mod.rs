@@ -7,10 +7,12 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
-use pve_ontap_controller::api::{OntapCluster, ProxmoxCluster};
+use pve_ontap_controller::api::{OntapCluster, Phase, ProxmoxCluster};
 use pve_ontap_controller::controller::context::Settings;
+use pve_ontap_controller::controller::object::Managed;
 use pve_ontap_controller::controller::runtime;
 use pve_ontap_controller::metrics::Metrics;
 use pve_ontap_sim::{RunningSim, SimOptions};
@@ -22,6 +24,25 @@ use tokio_util::sync::CancellationToken;
 pub const PVE_TOKEN: &str = "root@pam!ci=d5e8c7a2-0b1f-4e3a-9c6d-2f4b8a1e7c90";
 /// Safety limit for waits; tests never assert on durations.
 pub const WAIT: Duration = Duration::from_secs(90);
+
+/// A namespaced kind the harness can create, read, wait for and delete (any CRD or built-in namespaced type).
+pub trait Namespaced:
+    Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+{
+}
+
+impl<K> Namespaced for K where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+{
+}
 
 pub struct Harness {
     pub ns: String,
@@ -103,31 +124,33 @@ impl Harness {
         let allowed = opts.allowed_namespaces.unwrap_or_else(|| vec![ns.clone()]);
         let pve_name = format!("{ns}-pve");
         let ontap_name = format!("{ns}-ontap");
-        let pc: ProxmoxCluster = serde_json::from_value(json!({
-            "apiVersion": "pveontap.io/v1alpha1", "kind": "ProxmoxCluster",
-            "metadata": { "name": pve_name },
-            "spec": {
-                "endpoints": [sim.pve_url()],
-                "credentialsSecretRef": { "name": "pve-credentials", "namespace": ns },
+        // Both backends share the Secrets' namespace, the simulator's CA and the allow-list.
+        let backend = |kind: &str, name: &str, endpoint: (&str, Value), secret: &str| {
+            let mut spec = json!({
+                "credentialsSecretRef": { "name": secret, "namespace": ns },
                 "caBundleSecretRef": { "name": "sim-ca", "namespace": ns, "key": "ca.crt" },
                 "allowedNamespaces": allowed,
-            }
-        }))
+            });
+            spec[endpoint.0] = endpoint.1;
+            json!({ "apiVersion": "pveontap.io/v1alpha1", "kind": kind, "metadata": { "name": name }, "spec": spec })
+        };
+        let pc: ProxmoxCluster = serde_json::from_value(backend(
+            "ProxmoxCluster",
+            &pve_name,
+            ("endpoints", json!([sim.pve_url()])),
+            "pve-credentials",
+        ))
         .unwrap();
         Api::<ProxmoxCluster>::all(admin.clone())
             .create(&PostParams::default(), &pc)
             .await
             .expect("ProxmoxCluster");
-        let oc: OntapCluster = serde_json::from_value(json!({
-            "apiVersion": "pveontap.io/v1alpha1", "kind": "OntapCluster",
-            "metadata": { "name": ontap_name },
-            "spec": {
-                "endpoint": sim.ontap_url(),
-                "credentialsSecretRef": { "name": "ontap-credentials", "namespace": ns },
-                "caBundleSecretRef": { "name": "sim-ca", "namespace": ns, "key": "ca.crt" },
-                "allowedNamespaces": allowed,
-            }
-        }))
+        let oc: OntapCluster = serde_json::from_value(backend(
+            "OntapCluster",
+            &ontap_name,
+            ("endpoint", json!(sim.ontap_url())),
+            "ontap-credentials",
+        ))
         .unwrap();
         Api::<OntapCluster>::all(admin.clone())
             .create(&PostParams::default(), &oc)
@@ -200,6 +223,18 @@ impl Harness {
             .expect("inventory json")
     }
 
+    /// `GET /_sim/stats`: call counts per API, method and route template.
+    pub async fn sim_stats(&self) -> Value {
+        self.http
+            .get(format!("{}/_sim/stats", self.sim.ontap_url()))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats json")
+    }
+
     pub async fn add_fault(&self, fault: Value) {
         let resp = self
             .http
@@ -215,6 +250,29 @@ impl Harness {
         );
     }
 
+    /// Removes every fault rule.
+    pub async fn clear_faults(&self) {
+        let resp = self
+            .http
+            .delete(format!("{}/_sim/faults", self.sim.ontap_url()))
+            .send()
+            .await
+            .expect("faults");
+        assert!(resp.status().is_success());
+    }
+
+    /// JSON merge patch of an object's spec (`{"spec": ...}`); returns the patched object.
+    pub async fn patch_spec<K: Namespaced>(&self, name: &str, spec: Value) -> K {
+        self.api::<K>()
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .expect("patch")
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -227,11 +285,7 @@ impl Harness {
 
     pub async fn create<K>(&self, value: Value) -> K
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + DeserializeOwned
-            + serde::Serialize
-            + std::fmt::Debug,
+        K: Namespaced,
     {
         let obj: K = serde_json::from_value(value).expect("object");
         self.api::<K>()
@@ -243,11 +297,7 @@ impl Harness {
     /// Polls until `pred` holds; panics with the last seen object after [`WAIT`].
     pub async fn wait_for<K>(&self, name: &str, pred: impl Fn(&K) -> bool) -> K
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + DeserializeOwned
-            + serde::Serialize
-            + std::fmt::Debug,
+        K: Namespaced,
     {
         let api = self.api::<K>();
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -269,16 +319,29 @@ impl Harness {
     /// Deletes and waits until the object is gone (finalizer released).
     pub async fn delete_and_wait<K>(&self, name: &str)
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + DeserializeOwned
-            + serde::Serialize
-            + std::fmt::Debug,
+        K: Namespaced,
     {
-        let api = self.api::<K>();
-        api.delete(name, &DeleteParams::default())
+        self.request_delete::<K>(name).await;
+        self.wait_gone::<K>(name).await;
+    }
+
+    /// Asks for deletion and returns at once (the finalizer may keep the object).
+    pub async fn request_delete<K>(&self, name: &str)
+    where
+        K: Namespaced,
+    {
+        self.api::<K>()
+            .delete(name, &DeleteParams::default())
             .await
             .expect("delete");
+    }
+
+    /// Polls until the object is gone; panics with the last seen object after [`WAIT`].
+    pub async fn wait_gone<K>(&self, name: &str)
+    where
+        K: Namespaced,
+    {
+        let api = self.api::<K>();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match api.get_opt(name).await.expect("get") {
@@ -292,6 +355,78 @@ impl Harness {
                 Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
+    }
+
+    /// Waits until the object is Ready for its current generation (see [`is_ready`]).
+    pub async fn wait_ready<K: Managed>(&self, name: &str) -> K {
+        self.wait_for::<K>(name, is_ready).await
+    }
+
+    /// Waits until the object reaches `phase`.
+    pub async fn wait_phase<K: Managed>(&self, name: &str, phase: Phase) -> K {
+        self.wait_for::<K>(name, |o| phase_of(o) == phase).await
+    }
+
+    /// Waits until the object carries condition `type_` (with `reason`, when given); returns that condition too.
+    pub async fn wait_condition<K: Managed>(
+        &self,
+        name: &str,
+        type_: &str,
+        reason: Option<&str>,
+    ) -> (K, Condition) {
+        let matches = |c: &Condition| c.type_ == type_ && reason.is_none_or(|r| c.reason == r);
+        let obj = self
+            .wait_for::<K>(name, |o| conditions_of(o).iter().any(matches))
+            .await;
+        let c = conditions_of(&obj).into_iter().find(matches).unwrap();
+        (obj, c)
+    }
+
+    /// Requests deletion and waits until it is blocked with `DeletionBlocked`/`reason`; returns the object.
+    pub async fn delete_and_wait_blocked<K: Managed>(&self, name: &str, reason: &str) -> K {
+        self.request_delete::<K>(name).await;
+        self.wait_condition::<K>(name, "DeletionBlocked", Some(reason))
+            .await
+            .0
+    }
+
+    /// Polls the simulator's inventory until `pred` holds; panics saying `what` after [`WAIT`].
+    pub async fn wait_inventory(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let inv = self.inventory().await;
+            if pred(&inv) {
+                return inv;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reached: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A Proxmox API call as an administrator would make it (the CI token), bypassing the controller; `path` is
+    /// below `/api2/json`. Panics unless Proxmox answers with success; returns `data`.
+    pub async fn pve_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Value {
+        let url = format!("{}/api2/json{path}", self.sim.pve_url());
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .header("Authorization", format!("PVEAPIToken={PVE_TOKEN}"));
+        if !form.is_empty() {
+            req = req.form(form);
+        }
+        let resp = req.send().await.expect("Proxmox request");
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path}: {status} {body}");
+        serde_json::from_str::<Value>(&body).unwrap_or_default()["data"].take()
     }
 
     pub async fn events_for(&self, name: &str) -> Vec<(String, String)> {
@@ -314,8 +449,6 @@ impl Harness {
         let _ = Api::<OntapCluster>::all(self.admin.clone())
             .delete(&self.ontap_name, &DeleteParams::default())
             .await;
-        let name = self.ns.clone();
-        let _ = name.len();
         self.sim.shutdown().await;
     }
 }
@@ -369,4 +502,93 @@ pub fn sim_events(inv: &Value) -> Vec<(String, String)> {
 
 pub fn name_of<K: Resource>(k: &K) -> String {
     k.name_any()
+}
+
+/// Kinds of the simulator's PVE events that concern VM `vmid`, in order.
+pub fn pve_events_for(inv: &Value, vmid: u32) -> Vec<String> {
+    sim_events(inv)
+        .into_iter()
+        .filter(|(_, d)| d.contains(&format!("VM {vmid}")))
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// `(status, qmpstatus)` of a VM in the inventory, e.g. `("running", "running")` or `("running", "paused")`.
+pub fn power_of(inv: &Value, vmid: u64) -> (String, String) {
+    let vm = vm(inv, vmid).unwrap_or_else(|| panic!("no VM {vmid}"));
+    (
+        vm["status"].as_str().unwrap_or_default().to_owned(),
+        vm["qmpstatus"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The default scenario with some Proxmox task types slowed down (milliseconds per task type).
+pub fn slow_pve(tasks: &[(&str, u64)]) -> Options {
+    let mut scenario = pve_ontap_sim::Scenario::default_scenario();
+    for (kind, ms) in tasks {
+        scenario.timings.pve.tasks.insert((*kind).to_owned(), *ms);
+    }
+    Options {
+        scenario: Some(scenario),
+        ..Default::default()
+    }
+}
+
+pub fn phase_of<K: Managed>(o: &K) -> Phase {
+    let mut st = o.status_cloned();
+    *K::common(&mut st).phase
+}
+
+pub fn conditions_of<K: Managed>(o: &K) -> Vec<Condition> {
+    let mut st = o.status_cloned();
+    K::common(&mut st).conditions.clone()
+}
+
+pub fn message_of<K: Managed>(o: &K) -> String {
+    let mut st = o.status_cloned();
+    K::common(&mut st).message.clone().unwrap_or_default()
+}
+
+/// Ready for the object's current generation: phase Ready, `observedGeneration` current, Ready condition True.
+pub fn is_ready<K: Managed>(o: &K) -> bool {
+    let gen = o.meta().generation;
+    let mut st = o.status_cloned();
+    let common = K::common(&mut st);
+    *common.phase == Phase::Ready
+        && *common.observed_generation == gen
+        && common
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+/// Calls counted in `/_sim/stats` for `api` (`pve`/`ontap`), `method` and a route template ending in `suffix`
+/// (e.g. `/qemu/{vmid}/pending`).
+pub fn route_calls(stats: &Value, api: &str, method: &str, suffix: &str) -> u64 {
+    stats["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["api"] == api && r["method"] == method)
+        .filter(|r| r["route"].as_str().unwrap_or_default().ends_with(suffix))
+        .map(|r| r["count"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// A manifest of one of our kinds (`pveontap.io/v1alpha1`).
+pub fn manifest(kind: &str, name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "pveontap.io/v1alpha1", "kind": kind,
+        "metadata": { "name": name },
+        "spec": spec,
+    })
+}
+
+/// A VmDiskClone of VM 100 on ProxmoxCluster `pve`; `spec` adds to or overrides those defaults.
+pub fn vdc(name: &str, pve: &str, spec: Value) -> Value {
+    let mut s = json!({ "proxmoxClusterRef": { "name": pve }, "vmid": 100 });
+    s.as_object_mut()
+        .unwrap()
+        .extend(spec.as_object().unwrap().clone());
+    manifest("VmDiskClone", name, s)
 }

@@ -12,23 +12,26 @@ use tracing::instrument;
 use super::backends;
 use super::context::Context;
 use super::error::Error;
-use super::locks::KeyedLocks;
 use super::naming::{self, OwnerMarker};
 use super::object::Managed;
-use super::ports::{OntapClient, PowerOp, Progress, PveClient};
+use super::ports::{OntapClient, Progress, PveClient};
 use super::reconcile::{api_for, reconcile_namespaced, Cleanup};
 use super::resolve;
 use super::status::apply_status;
-use super::vm_disk_clone::plan;
-use super::vm_power;
 use crate::api::common::VmRestoreAction;
-use crate::api::conditions::{self, CONSISTENCY, DELETION_BLOCKED};
+use crate::api::conditions::{self, DELETION_BLOCKED};
 use crate::api::volume_snapshot::SnapshotConsistency;
 use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot, VolumeSnapshotStatus};
 use crate::metrics::{Metrics, VmDisturbance};
 
+mod window;
+
+use window::Outcome;
+
 const JOB_POLL: Duration = Duration::from_secs(3);
 const BLOCKED_POLL: Duration = Duration::from_secs(15);
+/// Condition saying whether every spec field is in effect (some only matter when the snapshot is taken).
+const SPEC_APPLIED: &str = "SpecApplied";
 
 #[instrument(skip_all, fields(kind = "VolumeSnapshot", object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())))]
 pub async fn reconcile(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -44,6 +47,12 @@ struct Target {
     volume_uuid: String,
     /// Proxmox side, when named through a storage: (client, ProxmoxCluster name, storage id).
     pve: Option<(PveClient, String, String)>,
+}
+
+impl Target {
+    fn pve_name(&self) -> &str {
+        self.pve.as_ref().map(|p| p.1.as_str()).unwrap_or_default()
+    }
 }
 
 async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error> {
@@ -170,20 +179,6 @@ impl Writer {
     }
 }
 
-async fn restore_vms(w: &mut Writer, pve: Option<&PveClient>) -> Result<(), Error> {
-    if w.status.restore.is_empty() {
-        return Ok(());
-    }
-    let pve =
-        pve.ok_or_else(|| Error::Precondition("VM state to restore but no ProxmoxCluster".into()))?;
-    for r in w.status.restore.clone() {
-        vm_power::undo_now(pve, &r).await?;
-        w.status.restore.retain(|x| x != &r);
-        w.save().await?;
-    }
-    Ok(())
-}
-
 fn parse_time(s: &Option<String>) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {
     let t = chrono::DateTime::parse_from_rfc3339(s.as_deref()?).ok()?;
     k8s_openapi::jiff::Timestamp::from_second(t.timestamp())
@@ -191,17 +186,66 @@ fn parse_time(s: &Option<String>) -> Option<k8s_openapi::apimachinery::pkg::apis
         .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
 }
 
+/// The comment written to a snapshot we create: the user's comment, then our ownership marker.
+fn full_comment(obj: &VolumeSnapshot, marker: &OwnerMarker) -> String {
+    match &obj.spec.comment {
+        Some(c) => format!("{c} {}", marker.to_comment()),
+        None => marker.to_comment(),
+    }
+}
+
+/// A reconcile waiting on the window: say what for, look again soon.
+async fn waiting(w: &mut Writer, msg: String, after: Duration) -> Result<Action, Error> {
+    w.set(Phase::InProgress, "WaitingForWindow", msg);
+    w.save().await?;
+    Ok(Action::requeue(after))
+}
+
+/// A Ready object whose current spec was fully checked within the facts TTL needs no backend call when a watch
+/// event (our own status write, a label change) wakes it; the periodic resync still checks everything.
+fn settled(obj: &VolumeSnapshot, ctx: &Context) -> Option<Action> {
+    let st = obj.status.as_ref()?;
+    // Failed on this generation: our own status write must not retry it (a spec change or the resync does).
+    let quiet = matches!(st.phase, Phase::Ready | Phase::Failed)
+        && st.observed_generation == obj.meta().generation
+        && st.window.is_none()
+        && st.restore.is_empty()
+        && st.job_uuid.is_none();
+    (quiet && ctx.facts.checked.get(&obj.uid()?).is_some())
+        .then(|| Action::requeue(ctx.settings.resync))
+}
+
 async fn apply(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if let Some(action) = settled(&obj, &ctx) {
+        return Ok(action);
+    }
+    let uid = obj.uid().unwrap_or_default();
+    let result = apply_inner(obj, ctx.clone()).await;
+    if result.as_ref().is_err_and(Error::is_permanent) {
+        ctx.facts.checked.put(uid, ());
+    }
+    result
+}
+
+async fn apply_inner(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mut w = Writer::new(&ctx, &obj);
     let t = target(&ctx, &obj).await?;
-    restore_vms(&mut w, t.pve.as_ref().map(|p| &p.0)).await?;
     w.status.ontap_cluster = Some(t.ontap_cluster.clone());
     w.status.svm = Some(t.svm.clone());
     w.status.volume_name = Some(t.volume.clone());
     w.status.volume_uuid = Some(t.volume_uuid.clone());
     let name = snapshot_name(&ctx, &obj);
     let marker = marker(&ctx, &obj);
+    let comment = full_comment(&obj, &marker);
     w.status.snapshot_name = Some(name.clone());
+    let request = window::Snapshot {
+        name: &name,
+        comment: &comment,
+    };
+    // An open window (or one a dead controller left) is advanced — or closed, every VM restored — first.
+    if let Outcome::Wait(msg, after) = window::advance(&ctx, &obj, &mut w, &t, &request).await? {
+        return waiting(&mut w, msg, after).await;
+    }
 
     let adopted = obj.spec.existing_snapshot_name.is_some();
     let mut snap = t.ontap.find_snapshot(&t.volume_uuid, &name).await?;
@@ -241,15 +285,37 @@ async fn apply(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Er
             format!("creating snapshot {name} of volume {}", t.volume),
         );
         w.save().await?;
-        let comment = match &obj.spec.comment {
-            Some(c) => format!("{c} {}", marker.to_comment()),
-            None => marker.to_comment(),
-        };
-        let progress = create_consistent(&ctx, &obj, &mut w, &t, &name, &comment).await?;
-        if let Progress::Running(job) = progress {
-            w.status.job_uuid = Some(job);
-            w.save().await?;
-            return Ok(Action::requeue(JOB_POLL));
+        let requested = obj.spec.consistency;
+        match (&t.pve, requested) {
+            (
+                Some((pve, _, storage)),
+                SnapshotConsistency::FsFreeze | SnapshotConsistency::Suspend,
+            ) => {
+                let vms = window::running_vms_on(pve, storage).await?;
+                if let Some(Outcome::Wait(msg, after)) =
+                    window::open(&ctx, &obj, &mut w, &t, vms).await?
+                {
+                    return waiting(&mut w, msg, after).await;
+                }
+                if let Outcome::Wait(msg, after) =
+                    window::advance(&ctx, &obj, &mut w, &t, &request).await?
+                {
+                    return waiting(&mut w, msg, after).await;
+                }
+            }
+            _ => {
+                w.status.consistency_applied = Some(SnapshotConsistency::None);
+                w.status.requested_consistency = Some(requested);
+                if let Progress::Running(job) = t
+                    .ontap
+                    .create_snapshot(&t.volume_uuid, &name, &comment)
+                    .await?
+                {
+                    w.status.job_uuid = Some(job);
+                    w.save().await?;
+                    return Ok(Action::requeue(JOB_POLL));
+                }
+            }
         }
         snap = t.ontap.find_snapshot(&t.volume_uuid, &name).await?;
         ctx.normal(
@@ -273,6 +339,34 @@ async fn apply(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Er
     w.status.snapshot_uuid = Some(snap.uuid.clone());
     w.status.create_time = parse_time(&snap.create_time);
     w.status.ready_to_use = true;
+
+    // Spec changes after creation: the comment is re-applied; what only matters at creation is reported.
+    if !adopted && snap.comment.as_deref() != Some(comment.as_str()) {
+        if let Progress::Running(_) = t
+            .ontap
+            .set_snapshot_comment(&t.volume_uuid, &snap.uuid, &comment)
+            .await?
+        {
+            w.set(
+                Phase::InProgress,
+                "Updating",
+                format!("updating the comment of snapshot {name}"),
+            );
+            w.save().await?;
+            return Ok(Action::requeue(JOB_POLL));
+        }
+        ctx.normal(
+            obj.as_ref(),
+            "CommentUpdated",
+            format!("updated the comment of snapshot {name}"),
+        )
+        .await;
+    }
+    if !adopted {
+        w.status.applied_comment = Some(comment.clone());
+    }
+    spec_applied(&obj, &mut w);
+
     let first = w.status.phase != Phase::Ready;
     let msg = format!(
         "snapshot {name} of {}:{}/{} is ready",
@@ -283,107 +377,43 @@ async fn apply(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Er
     if first {
         ctx.normal(obj.as_ref(), "Ready", msg).await;
     }
+    ctx.facts.checked.put(w.uid.clone(), ());
     Ok(Action::requeue(ctx.settings.resync))
 }
 
-/// Running VMs with a disk on `storage`.
-async fn running_vms_on(pve: &PveClient, storage: &str) -> Result<Vec<(u32, String)>, Error> {
-    let prefix = format!("{storage}:");
-    let mut out = Vec::new();
-    for (vmid, node) in pve.vms().await? {
-        let cfg = pve.vm_config(&node, vmid).await?;
-        let uses = cfg.values.iter().any(|(k, v)| {
-            (plan::is_disk_key(k) || k.starts_with("unused") || k == "vmstate")
-                && plan::parse_drive(v).volume.starts_with(&prefix)
-        });
-        if uses && pve.vm_state(&node, vmid).await?.is_running() {
-            out.push((vmid, node));
+/// Sets `SpecApplied`: which spec changes made after the snapshot was taken have no effect on it.
+fn spec_applied(obj: &VolumeSnapshot, w: &mut Writer) {
+    let mut ignored = Vec::new();
+    if let Some(taken) = w.status.requested_consistency {
+        if taken != obj.spec.consistency {
+            ignored.push(format!(
+                "consistency {:?} (the snapshot was taken with {taken:?}; consistency applies only when a \
+                 snapshot is taken)",
+                obj.spec.consistency
+            ));
         }
     }
-    out.sort();
-    Ok(out)
-}
-
-/// Creates the snapshot inside the requested window over every running VM of the storage.
-async fn create_consistent(
-    ctx: &Context,
-    obj: &VolumeSnapshot,
-    w: &mut Writer,
-    t: &Target,
-    name: &str,
-    comment: &str,
-) -> Result<Progress, Error> {
-    let requested = obj.spec.consistency;
-    let (pve, pve_name, storage) = match (&t.pve, requested) {
-        (Some(p), SnapshotConsistency::FsFreeze | SnapshotConsistency::Suspend) => p,
-        _ => {
-            w.status.consistency_applied = Some(SnapshotConsistency::None);
-            return t.ontap.create_snapshot(&t.volume_uuid, name, comment).await;
-        }
-    };
-    let vms = running_vms_on(pve, storage).await?;
-    // Locks in vmid order, so two snapshots over overlapping VM sets cannot deadlock.
-    let mut guards = Vec::new();
-    for (vmid, _) in &vms {
-        guards.push(ctx.locks.lock(KeyedLocks::vm_key(pve_name, *vmid)).await);
+    if obj.spec.existing_snapshot_name.is_some() && obj.spec.comment.is_some() {
+        ignored.push("comment (an adopted snapshot is not modified)".to_owned());
     }
-    let action = match requested {
-        SnapshotConsistency::FsFreeze => VmRestoreAction::Thaw,
-        _ => VmRestoreAction::Resume,
-    };
-    for (vmid, node) in &vms {
-        w.status
-            .restore
-            .push(vm_power::restore_entry(*vmid, node, action));
-    }
-    w.save().await?;
-    let mut applied = requested;
-    let mut quiesce_errors = Vec::new();
-    for (vmid, node) in &vms {
-        let r = match requested {
-            SnapshotConsistency::FsFreeze => pve.fsfreeze(node, *vmid).await,
-            _ => vm_power::power(pve, node, *vmid, PowerOp::Suspend).await,
-        };
-        if let Err(e) = r {
-            quiesce_errors.push(format!("VM {vmid}: {e}"));
-        }
-    }
-    let created = if !quiesce_errors.is_empty() && obj.spec.require_consistency {
-        None
+    if ignored.is_empty() {
+        w.condition(
+            SPEC_APPLIED,
+            true,
+            "Applied",
+            "every spec field is in effect",
+        );
     } else {
-        Some(t.ontap.create_snapshot(&t.volume_uuid, name, comment).await)
-    };
-    // Always restore every VM, whatever happened above.
-    for r in w.status.restore.clone() {
-        vm_power::undo_now(pve, &r).await?;
-        w.status.restore.retain(|x| x != &r);
-        w.save().await?;
-    }
-    drop(guards);
-    if !quiesce_errors.is_empty() {
-        let msg = format!("could not quiesce: {}", quiesce_errors.join("; "));
-        if obj.spec.require_consistency {
-            return Err(Error::Precondition(format!(
-                "{msg}; no snapshot was taken because requireConsistency is set"
-            )));
-        }
-        applied = SnapshotConsistency::None;
-        w.condition(CONSISTENCY, false, "QuiesceFailed", msg.clone());
-        ctx.warning(obj, "QuiesceFailed", msg).await;
-    } else if !vms.is_empty() {
-        let ids: Vec<String> = vms.iter().map(|(v, _)| v.to_string()).collect();
-        ctx.normal(
-            obj,
-            "Quiesced",
+        w.condition(
+            SPEC_APPLIED,
+            false,
+            "NotReapplied",
             format!(
-                "{requested:?} applied to VM(s) {} for the snapshot",
-                ids.join(", ")
+                "not applied to the existing snapshot: {}",
+                ignored.join("; ")
             ),
-        )
-        .await;
+        );
     }
-    w.status.consistency_applied = Some(applied);
-    created.unwrap_or_else(|| Err(Error::Precondition("snapshot refused".into())))
 }
 
 async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Cleanup, Error> {
@@ -397,13 +427,44 @@ async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Cleanup,
         .await;
         return Ok(Cleanup::Done);
     }
-    if st.snapshot_uuid.is_none() && st.job_uuid.is_none() && st.restore.is_empty() {
+    if st.snapshot_uuid.is_none()
+        && st.job_uuid.is_none()
+        && st.restore.is_empty()
+        && st.window.is_none()
+    {
         return Ok(Cleanup::Done);
     }
     let mut w = Writer::new(&ctx, &obj);
     let t = target(&ctx, &obj).await?;
-    restore_vms(&mut w, t.pve.as_ref().map(|p| &p.0)).await?;
     let name = snapshot_name(&ctx, &obj);
+    // A window still open is closed first: no VM stays frozen or paused for an object being deleted.
+    window::interrupt(&mut w, "the object is being deleted");
+    let comment = full_comment(&obj, &marker(&ctx, &obj));
+    let request = window::Snapshot {
+        name: &name,
+        comment: &comment,
+    };
+    if let Outcome::Wait(msg, after) = window::advance(&ctx, &obj, &mut w, &t, &request).await? {
+        w.set(Phase::Deleting, "RestoringVms", msg);
+        w.save().await?;
+        return Ok(Cleanup::Wait(Action::requeue(after)));
+    }
+    // A snapshot still being created would appear after the finalizer is gone: let its job finish first.
+    if let Some(job) = w.status.job_uuid.clone() {
+        match t.ontap.job(&job).await {
+            Ok(Progress::Running(_)) => return Ok(Cleanup::Wait(Action::requeue(JOB_POLL))),
+            // A failed creation left no snapshot; a finished one is found and deleted below.
+            Ok(Progress::Done) => {
+                w.status.job_uuid = None;
+                w.save().await?;
+            }
+            Err(e @ Error::Ontap(_)) if e.is_permanent() => {
+                w.status.job_uuid = None;
+                w.save().await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 
     // Dependents: FlexCloneMounts naming this object, and any FlexClone ONTAP knows of.
     let fcms: Api<FlexCloneMount> =
