@@ -1,28 +1,80 @@
 //! Create/update path of a VmDiskClone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
 
 use crate::api::common::VmTaskStep;
 use crate::api::vm_disk_clone::{Attach, DiskCloneStatus};
-use crate::api::{conditions, Phase, VmDiskClone};
-use crate::controller::backends;
+use crate::api::{conditions, Phase, VmDiskClone, VmDiskCloneStatus};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::ports::PowerOp;
 use crate::controller::vm_power::TASK_POLL;
+use crate::proxmox::ProxmoxError;
 
-use super::plan::{self, DataLif, PlanError, StorageInfo, VolumeInfo};
+use super::plan::{self, PlanError};
 use super::run::Run;
+use super::storages;
 use super::window::{self, Step};
 
 /// How soon to look again while ONTAP jobs run.
 const JOB_POLL: Duration = Duration::from_secs(3);
+
+/// Condition saying whether the spec in force is the one the copies were made from.
+pub const SPEC_APPLIED: &str = "SpecApplied";
+const SPEC_FROZEN_NOTE: &str =
+    "spec changed after the copies were made; changes other than deletionPolicy are \
+     not applied (a VmDiskClone is a point-in-time copy) — create a new VmDiskClone";
+
+/// Whether anything was made from the recorded plan (copies, a window, a new VM).
+fn copies_exist(st: &VmDiskCloneStatus) -> bool {
+    st.new_vmid.is_some()
+        || !st.restore.is_empty()
+        || st.vm_task.is_some()
+        || st
+            .disks
+            .iter()
+            .any(|d| d.cloned || d.job_uuid.is_some() || d.config_key.is_some())
+}
+
+/// A Ready object whose current spec was handled and on whose VM nothing of ours is open needs no backend call
+/// when a watch event wakes it (our own status write, a label or annotation change). Only pending `unusedN`
+/// registrations are looked at again, once per resync period (a cold start of the VM applies them).
+fn settled(obj: &VmDiskClone, ctx: &Context) -> Option<Action> {
+    let resync = Action::requeue(ctx.settings.resync);
+    let generation = obj.meta().generation.unwrap_or_default();
+    // Finished by this process at this generation: the watch cache may still hand out the copy from before
+    // the Ready write.
+    if ctx.facts.finished.get(&obj.uid()?) == Some(generation) {
+        return Some(resync);
+    }
+    let st = obj.status.as_ref()?;
+    let settled = st.phase == Phase::Ready
+        && st.observed_generation == obj.meta().generation
+        && st.restore.is_empty()
+        && st.vm_task.is_none();
+    let pending = obj.spec.attach == Attach::Unused && st.disks.iter().any(|d| d.pending);
+    (settled && !pending).then_some(resync)
+}
+
 pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if let Some(action) = settled(&obj, &ctx) {
+        return Ok(action);
+    }
     let mut run = Run::new(obj, ctx).await?;
+    // A VmDiskClone is a point-in-time copy: once something was made, the recorded plan stands. Noticed before
+    // any status write records the new generation as observed.
+    if copies_exist(&run.status)
+        && run.status.observed_generation.is_some()
+        && run.status.observed_generation != run.generation()
+    {
+        run.set_condition(SPEC_APPLIED, false, "PointInTimeCopy", SPEC_FROZEN_NOTE);
+        run.warning("SpecNotApplied", SPEC_FROZEN_NOTE).await;
+    }
     // A window interrupted by a crash or a failure is closed before anything else happens; one waiting for its
     // quiesce task continues below.
     let quiescing = run
@@ -54,16 +106,18 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
     if untouched && run.status.observed_generation != run.generation() {
         run.status.disks.clear();
     }
-    if run.status.disks.is_empty() {
+    let planned_now = run.status.disks.is_empty();
+    if planned_now {
         plan_and_record(&mut run).await?;
     }
-    let node = current_node(&run).await?;
+    let node = run.node().await?;
     if run.status.disks.iter().any(|d| !d.cloned) {
-        if run.status.started_at.is_none() {
-            run.status.started_at = Some(conditions::now());
-        }
-        // While jobs run, the "still running" message below stays; rewriting it each pass would wake us up.
-        if run.status.disks.iter().all(|d| d.job_uuid.is_none()) && run.status.vm_task.is_none() {
+        // While jobs run, the "still running" message below stays; rewriting it each pass would wake us up. A
+        // plan recorded moments ago already says what is being copied.
+        if !planned_now
+            && run.status.disks.iter().all(|d| d.job_uuid.is_none())
+            && run.status.vm_task.is_none()
+        {
             run.set(Phase::InProgress, "Cloning", "copying disks");
             run.save().await?;
         }
@@ -92,7 +146,7 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
     }
     match run.obj.spec.attach {
         Attach::None => {}
-        Attach::Unused => attach_unused(&mut run, &node).await?,
+        Attach::Unused => attach_unused(&mut run).await?,
         Attach::NewVm => {
             if let Step::Wait(w) = attach_new_vm(&mut run, &node).await? {
                 return waiting(&mut run, w).await;
@@ -141,65 +195,25 @@ pub(super) async fn record_new_vm(run: &mut Run, new_vmid: u32) -> Result<(), Er
     run.save().await
 }
 
-async fn current_node(run: &Run) -> Result<String, Error> {
-    match run.pve.find_vm(run.vmid()).await? {
-        Some(loc) => Ok(loc.node),
-        None => Err(Error::Precondition(format!(
-            "VM {} does not exist in ProxmoxCluster {:?}",
-            run.vmid(),
-            run.pve_name
-        ))),
-    }
-}
-
 /// Observe the VM, its storages and the ONTAP volumes behind them; plan; record the plan before acting.
 async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
     let vmid = run.vmid();
-    let node = current_node(run).await?;
-    let config = run.pve.vm_config(&node, vmid).await?;
-    let storages = run.pve.storages().await?;
-
-    let (ontaps, forbidden) = backends::ontaps_for(&run.ctx, &run.namespace).await?;
-    let mut lifs = Vec::new();
-    let mut volumes = Vec::new();
-    for (oc, client) in &ontaps {
-        let name = kube::ResourceExt::name_any(oc);
-        for (address, svm) in client.data_lifs().await? {
-            lifs.push(DataLif {
-                ontap_cluster: name.clone(),
-                address,
-                svm,
-            });
-        }
-        for v in client.volumes().await? {
-            if let Some(junction) = v.junction {
-                volumes.push(VolumeInfo {
-                    ontap_cluster: name.clone(),
-                    svm: v.svm,
-                    name: v.name,
-                    uuid: v.uuid,
-                    junction,
-                });
-            }
-        }
+    let config = run.config().await?;
+    let node = run.node().await?;
+    let wanted = storages_of(&config.values, run.obj.spec.disks.as_deref());
+    let mut found = storages::resolve(run, &wanted, false).await?;
+    let mut disks = plan::select_disks(vmid, &config.values, run.obj.spec.disks.as_deref(), |s| {
+        found.by_storage.contains_key(s)
+    });
+    if disks.is_err() && found.remembered {
+        // Remembered answers may be out of date: ask the backends before reporting anything.
+        found = storages::resolve(run, &wanted, true).await?;
+        disks = plan::select_disks(vmid, &config.values, run.obj.spec.disks.as_deref(), |s| {
+            found.by_storage.contains_key(s)
+        });
     }
-    let backings: HashMap<String, plan::Backing> = storages
-        .iter()
-        .filter_map(|s| {
-            let info = StorageInfo {
-                id: s.id.clone(),
-                kind: s.kind.clone(),
-                server: s.server.clone(),
-                export: s.export.clone(),
-            };
-            plan::resolve_storage(&info, &lifs, &volumes).map(|b| (s.id.clone(), b))
-        })
-        .collect();
-
-    let disks = plan::select_disks(vmid, &config.values, run.obj.spec.disks.as_deref(), |s| {
-        backings.contains_key(s)
-    })
-    .map_err(|e| plan_error(e, &forbidden))?;
+    let disks = disks.map_err(|e| plan_error(e, &found.forbidden))?;
+    let backings = found.by_storage;
     let new_vmid = match run.obj.spec.attach {
         Attach::NewVm => {
             let new = run
@@ -225,16 +239,7 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
         let clone_path = b.path_in_volume(&c.rel_path());
         // Copies for a new VM use Proxmox's names, which carry no hash: refuse to plan over a file that exists.
         if new_vmid.is_some() {
-            let client = ontaps
-                .iter()
-                .find(|(oc, _)| kube::ResourceExt::name_any(oc) == b.ontap_cluster)
-                .map(|(_, c)| c)
-                .ok_or_else(|| {
-                    Error::Waiting(format!(
-                        "OntapCluster {} vanished while planning",
-                        b.ontap_cluster
-                    ))
-                })?;
+            let client = run.ontap(&b.ontap_cluster).await?;
             if client.file_exists(&b.volume_uuid, &clone_path).await? {
                 return Err(Error::Precondition(format!(
                     "{clone_path} already exists on ONTAP volume {}: remove it or choose another newVm.vmid",
@@ -291,14 +296,32 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
         .iter()
         .map(|d| format!("{} → {}", d.drive, d.clone_path))
         .collect();
+    if run.status.started_at.is_none() {
+        run.status.started_at = Some(conditions::now());
+    }
     run.set(
         Phase::InProgress,
         "Planned",
-        format!("planned: {}", summary.join(", ")),
+        format!("planned and copying: {}", summary.join(", ")),
     );
+    // The plan is recorded before anything is made, so a retry after a crash finds the same names.
     run.save().await?;
     run.normal("Planned", summary.join(", ")).await;
     Ok(())
+}
+
+/// Storages the disks to plan live on (`storage:volname` values of disk keys), so only those are resolved.
+fn storages_of(config: &BTreeMap<String, String>, wanted: Option<&[String]>) -> BTreeSet<String> {
+    config
+        .iter()
+        .filter(|(k, _)| match wanted {
+            Some(list) => list.iter().any(|w| w == *k),
+            None => plan::is_disk_key(k),
+        })
+        .map(|(_, v)| plan::parse_drive(v))
+        .filter(|d| !d.media_cdrom)
+        .filter_map(|d| d.volume.split_once(':').map(|(s, _)| s.to_owned()))
+        .collect()
 }
 
 fn plan_error(e: PlanError, forbidden: &[String]) -> Error {
@@ -320,81 +343,116 @@ fn volume_of(drive_value: &str) -> String {
     plan::parse_drive(drive_value).volume
 }
 
-/// Registers each copy as `unusedN` of the source VM. Adopts an entry that already points at the copy (a retry
-/// after a crash between the config write and the status write).
-async fn attach_unused(run: &mut Run, node: &str) -> Result<(), Error> {
+/// Registers every copy as `unusedN` of the source VM in ONE config change, computed from the config read at
+/// planning and guarded by its digest (re-read once if the VM config changed meanwhile). Adopts an entry that
+/// already points at the copy (a retry after a crash between the config write and the status write).
+async fn attach_unused(run: &mut Run) -> Result<(), Error> {
     let vmid = run.vmid();
-    let storage_vmid = |d: &DiskCloneStatus| {
-        let file = d
-            .clone_path
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+    let volid_of = |d: &DiskCloneStatus| {
+        let file = d.clone_path.rsplit('/').next().unwrap_or_default();
         format!("{}:{vmid}/{file}", d.storage.clone().unwrap_or_default())
     };
-    let mut changed = false;
-    for i in 0..run.status.disks.len() {
-        if run.status.disks[i].config_key.is_some() {
-            continue;
+    let todo: Vec<usize> = (0..run.status.disks.len())
+        .filter(|&i| run.status.disks[i].config_key.is_none())
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let mut adopted = false;
+    let mut keys: Vec<(usize, String, String)> = Vec::new();
+    let _config_lock = run.lock_config().await;
+    for attempt in 0..2 {
+        let cfg = run.config_for_change().await?;
+        keys.clear();
+        adopted = false;
+        let mut set = Vec::new();
+        let mut taken = Vec::new();
+        for &i in &todo {
+            let volid = volid_of(&run.status.disks[i]);
+            let existing = cfg
+                .values
+                .iter()
+                .find(|(k, v)| k.starts_with("unused") && volume_of(v) == volid)
+                .map(|(k, _)| k.clone());
+            let key = match existing {
+                Some(k) => {
+                    adopted = true;
+                    k
+                }
+                None => {
+                    let key = plan::free_unused_key(&cfg.values, &taken).ok_or_else(|| {
+                        Error::Precondition(format!("VM {vmid} has no free unusedN slot"))
+                    })?;
+                    taken.push(key.clone());
+                    set.push((key.clone(), volid.clone()));
+                    key
+                }
+            };
+            keys.push((i, key, volid));
         }
-        let volid = storage_vmid(&run.status.disks[i]);
-        let cfg = run.pve.vm_config(node, vmid).await?;
-        let existing = cfg
-            .values
-            .iter()
-            .find(|(k, v)| k.starts_with("unused") && volume_of(v) == volid)
-            .map(|(k, _)| k.clone());
-        let key = match existing {
-            Some(k) => k,
-            None => {
-                let key = plan::free_unused_key(&cfg.values, &[]).ok_or_else(|| {
-                    Error::Precondition(format!("VM {vmid} has no free unusedN slot"))
-                })?;
-                run.pve
-                    .update_config(
-                        node,
-                        vmid,
-                        vec![(key.clone(), volid.clone())],
-                        vec![],
-                        vec![],
-                        cfg.digest.clone(),
-                    )
-                    .await?;
-                key
+        if set.is_empty() {
+            break;
+        }
+        let node = run.node().await?;
+        match run
+            .pve
+            .update_config(&node, vmid, set, vec![], vec![], cfg.digest.clone())
+            .await
+        {
+            Ok(()) => {
+                run.config_written();
+                break;
             }
-        };
-        run.status.disks[i].config_key = Some(key);
-        run.status.disks[i].clone_volume_id = Some(volid);
-        run.save().await?;
-        changed = true;
+            Err(Error::Proxmox(ProxmoxError::Conflict { .. })) if attempt == 0 => {
+                run.config_changed();
+            }
+            Err(e) => return Err(e),
+        }
     }
-    refresh_pending(run, node).await?;
-    if changed {
-        let keys: Vec<_> = run
-            .status
-            .disks
-            .iter()
-            .filter_map(|d| d.config_key.clone())
-            .collect();
-        run.normal(
-            "Attached",
-            format!("registered the copies as {} of VM {vmid}", keys.join(", ")),
-        )
-        .await;
+    drop(_config_lock);
+    // Proxmox keeps a change to a running VM pending until its next cold start. The window left the VM as it
+    // was found moments ago, so that observation answers; an adopted entry or a VM not looked at in this
+    // reconcile is asked about.
+    let pending = match run.found_running.filter(|_| !adopted) {
+        Some(running) => keys.iter().map(|(_, k, _)| (k.clone(), running)).collect(),
+        None => {
+            let node = run.node().await?;
+            let now = run.pve.vm_config_pending(&node, vmid).await?;
+            keys.iter()
+                .map(|(_, k, _)| (k.clone(), now.pending.contains(k)))
+                .collect::<BTreeMap<_, _>>()
+        }
+    };
+    for (i, key, volid) in &keys {
+        let d = &mut run.status.disks[*i];
+        d.pending = pending.get(key).copied().unwrap_or(false);
+        d.config_key = Some(key.clone());
+        d.clone_volume_id = Some(volid.clone());
     }
+    let names: Vec<_> = keys.iter().map(|(_, k, _)| k.clone()).collect();
+    run.normal(
+        "Attached",
+        format!("registered the copies as {} of VM {vmid}", names.join(", ")),
+    )
+    .await;
     Ok(())
 }
 
-/// Marks entries Proxmox still holds as pending changes (running VM: applied at the next cold start).
-async fn refresh_pending(run: &mut Run, node: &str) -> Result<(), Error> {
-    let cfg = run.pve.vm_config(node, run.vmid()).await?;
+/// Marks entries Proxmox still holds as pending changes (running VM: applied at the next cold start); one call.
+async fn refresh_pending(run: &mut Run) -> Result<(), Error> {
+    let Some(node) = run.try_node().await? else {
+        return Ok(());
+    };
+    let cfg = match run.pve.vm_config_pending(&node, run.vmid()).await {
+        Err(Error::Proxmox(e)) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
     for d in run.status.disks.iter_mut() {
         if let Some(k) = &d.config_key {
             d.pending = cfg.pending.contains(k);
         }
     }
-    run.save().await
+    Ok(())
 }
 
 /// Creates the new VM with the source's config (fresh MACs, own name) and the copies attached, and starts it if
@@ -417,7 +475,7 @@ async fn attach_new_vm(run: &mut Run, node: &str) -> Result<Step, Error> {
         match run.pve.find_vm(new.vmid).await? {
             Some(loc) => {
                 // Created by us before a crash? Ours if it carries our name and our copies.
-                let cfg = run.pve.vm_config(&loc.node, new.vmid).await?;
+                let cfg = run.pve.vm_config_merged(&loc.node, new.vmid).await?;
                 let ours = cfg.values.get("name") == Some(&new.name)
                     && volids
                         .iter()
@@ -430,7 +488,7 @@ async fn attach_new_vm(run: &mut Run, node: &str) -> Result<Step, Error> {
                 }
             }
             None => {
-                let source = run.pve.vm_config(node, run.vmid()).await?;
+                let source = run.config().await?;
                 let mut params: BTreeMap<String, String> =
                     plan::new_vm_config(&source.values, &new.name);
                 for (drive, volid) in &volids {
@@ -516,24 +574,39 @@ async fn finish(run: &mut Run) -> Result<(), Error> {
     if pending {
         msg.push_str("; the VM is running, so Proxmox keeps the unused entries as pending changes until its next cold start");
     }
+    let frozen = run
+        .status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == SPEC_APPLIED && c.status == "False");
+    if frozen {
+        msg.push_str("; ");
+        msg.push_str(SPEC_FROZEN_NOTE);
+    }
     let first = run.status.completed_at.is_none();
     if first {
         run.status.completed_at = Some(conditions::now());
     }
     run.set(Phase::Ready, "Ready", msg.clone());
     run.save().await?;
+    // The pending flags were just observed: the watch event of this very write needs no second look.
+    if let Some(uid) = run.obj.uid() {
+        run.ctx
+            .facts
+            .finished
+            .put(uid, run.generation().unwrap_or_default());
+    }
     if first {
         run.normal("Ready", msg).await;
     }
     Ok(())
 }
 
-/// Periodic check of a Ready object: pending registrations may have been applied by a restart.
+/// A Ready object woken by a spec change or by the periodic check (see [`settled`]): pending registrations may
+/// have been applied by a cold start meanwhile.
 async fn resync(run: &mut Run) -> Result<Action, Error> {
-    if run.obj.spec.attach == Attach::Unused {
-        if let Some(loc) = run.pve.find_vm(run.vmid()).await? {
-            refresh_pending(run, &loc.node).await?;
-        }
+    if run.obj.spec.attach == Attach::Unused && run.status.disks.iter().any(|d| d.pending) {
+        refresh_pending(run).await?;
     }
     finish(run).await?;
     Ok(Action::requeue(run.ctx.settings.resync))

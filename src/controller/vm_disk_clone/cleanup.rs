@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::ResourceExt;
+
 use crate::api::common::VmTaskStep;
 use crate::api::conditions::DELETION_BLOCKED;
 use crate::api::vm_disk_clone::Attach;
@@ -11,6 +13,7 @@ use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::reconcile::Cleanup;
 use crate::controller::vm_power::TASK_POLL;
+use crate::proxmox::ProxmoxError;
 
 use super::plan;
 use super::run::Run;
@@ -24,6 +27,18 @@ fn wait_for_task(what: String) -> Cleanup {
 }
 
 pub async fn cleanup(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Error> {
+    let uid = obj.uid().unwrap_or_default();
+    if ctx.facts.cleaned.get(&uid).is_some() {
+        return Ok(Cleanup::Done);
+    }
+    let done = clean(obj, ctx.clone()).await?;
+    if matches!(done, Cleanup::Done) {
+        ctx.facts.cleaned.put(uid, ());
+    }
+    Ok(done)
+}
+
+async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Error> {
     // Whatever the policy, a VM this object paused, froze or stopped runs again before the object goes.
     let window_open = obj.status.as_ref().is_some_and(|s| {
         !s.restore.is_empty()
@@ -123,64 +138,87 @@ async fn deleting(run: &mut Run) -> Result<(), Error> {
     run.save().await
 }
 
-/// Removes our `unusedN` entries that still point at our copies. Returns the copies the VM references in a way
-/// we did not make (e.g. a user attached one as a drive): those files must stay.
+/// Removes our `unusedN` entries that still point at our copies, all in ONE config change guarded by the digest
+/// of the config it was computed from (re-read once if the config changed meanwhile). Deleting an `unusedN`
+/// drops a pending entry and, for an applied one, lets Proxmox delete the file it owns. Returns the copies the
+/// VM references in a way we did not make (e.g. a user attached one as a drive): those files must stay.
 async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
     let vmid = run.vmid();
-    let Some(loc) = run.pve.find_vm(vmid).await? else {
+    let ours: Vec<(usize, String, String)> = run
+        .status
+        .disks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| Some((i, d.config_key.clone()?, d.clone_volume_id.clone()?)))
+        .collect();
+    if ours.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(node) = run.try_node().await? else {
         return Ok(Vec::new());
     };
     let mut kept = Vec::new();
-    for i in 0..run.status.disks.len() {
-        let d = run.status.disks[i].clone();
-        let (Some(key), Some(volid)) = (d.config_key.clone(), d.clone_volume_id.clone()) else {
-            continue;
+    let _config_lock = run.lock_config().await;
+    for attempt in 0..2 {
+        let cfg = match run.config_for_change().await {
+            Err(Error::Precondition(_)) => return Ok(Vec::new()),
+            other => other?,
         };
-        let cfg = run.pve.vm_config(&loc.node, vmid).await?;
-        let ours = cfg.values.get(&key).map(|v| plan::parse_drive(v).volume) == Some(volid.clone());
-        if ours {
-            if cfg.pending.contains(&key) {
-                // Never applied: dropping the pending change removes it without touching the file.
-                run.pve
-                    .update_config(
-                        &loc.node,
-                        vmid,
-                        vec![],
-                        vec![],
-                        vec![key.clone()],
-                        cfg.digest.clone(),
-                    )
-                    .await?;
-            } else {
-                // The copy is owned by the VM (its directory), so Proxmox deletes the file with the entry.
-                run.pve
-                    .update_config(
-                        &loc.node,
-                        vmid,
-                        vec![],
-                        vec![key.clone()],
-                        vec![],
-                        cfg.digest.clone(),
-                    )
-                    .await?;
-            }
-            run.status.disks[i].config_key = None;
-            run.save().await?;
-        }
-        let cfg = run.pve.vm_config(&loc.node, vmid).await?;
-        let referenced: Vec<_> = cfg
-            .values
+        let delete: Vec<String> = ours
             .iter()
-            .filter(|(k, v)| {
-                !cfg.pending_delete.contains(*k) && plan::parse_drive(v).volume == volid
+            .filter(|(_, key, volid)| {
+                cfg.values.get(key).map(|v| plan::parse_drive(v).volume) == Some(volid.clone())
             })
-            .map(|(k, _)| k.clone())
+            .map(|(_, key, _)| key.clone())
             .collect();
-        if !referenced.is_empty() {
-            kept.push(format!("{volid} ({})", referenced.join(", ")));
+        kept.clear();
+        let mut keep_files = Vec::new();
+        for (i, _, volid) in &ours {
+            // The merged config leaves out keys about to be deleted, as before.
+            let referenced: Vec<_> = cfg
+                .values
+                .iter()
+                .filter(|(k, v)| !delete.contains(k) && plan::parse_drive(v).volume == *volid)
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !referenced.is_empty() {
+                kept.push(format!("{volid} ({})", referenced.join(", ")));
+                keep_files.push(*i);
+            }
+        }
+        if !delete.is_empty() {
+            let node = run.node().await.unwrap_or(node.clone());
+            match run
+                .pve
+                .update_config(
+                    &node,
+                    vmid,
+                    vec![],
+                    delete.clone(),
+                    vec![],
+                    cfg.digest.clone(),
+                )
+                .await
+            {
+                Ok(()) => run.config_written(),
+                Err(Error::Proxmox(ProxmoxError::Conflict { .. })) if attempt == 0 => {
+                    run.config_changed();
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for (i, key, _) in &ours {
+            if delete.contains(key) {
+                run.status.disks[*i].config_key = None;
+            }
+        }
+        for i in keep_files {
             run.status.disks[i].cloned = false;
             run.status.disks[i].clone_path.clear();
         }
+        run.save().await?;
+        break;
     }
     Ok(kept)
 }
@@ -205,7 +243,7 @@ async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
     let Some(loc) = run.pve.find_vm(new.vmid).await? else {
         return Ok(None);
     };
-    let cfg = run.pve.vm_config(&loc.node, new.vmid).await?;
+    let cfg = run.pve.vm_config_merged(&loc.node, new.vmid).await?;
     let ours = run.status.disks.iter().any(|d| {
         d.config_key
             .as_ref()

@@ -9,6 +9,7 @@ mod apply;
 mod cleanup;
 pub mod plan;
 mod run;
+mod storages;
 mod window;
 
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::naming;
 use crate::controller::object::Managed;
-use crate::controller::ports::{OntapClient, PveClient};
+use crate::controller::ports::{OntapClient, PveClient, VmConfig, VmState};
 use crate::controller::reconcile::api_for;
 use crate::controller::status::apply_status;
 use crate::metrics::VmDisturbance;
@@ -30,6 +30,16 @@ pub struct Run {
     pub pve_name: String,
     pub pve: PveClient,
     ontaps: HashMap<String, OntapClient>,
+    /// The VM's node as used in this reconcile, and whether it was remembered from an earlier one (then a
+    /// "does not exist" answer means the VM moved, and it is looked up again).
+    node: Option<String>,
+    node_remembered: bool,
+    /// The VM config read in this reconcile (merged, with digest) and the VM's config epoch before that read
+    /// (see [`crate::controller::context::BackendFacts::config_epoch`]); dropped when we change it.
+    config: Option<(VmConfig, u64)>,
+    /// Whether the VM was running (a QEMU process, paused or not) when this reconcile looked at it before the
+    /// copies; the window always leaves it as found, so it tells whether Proxmox keeps a config change pending.
+    pub found_running: Option<bool>,
 }
 
 impl Run {
@@ -47,9 +57,139 @@ impl Run {
             pve_name,
             pve,
             ontaps: HashMap::new(),
+            node: None,
+            node_remembered: false,
+            config: None,
+            found_running: None,
             obj,
             ctx,
         })
+    }
+
+    fn node_key(&self, vmid: u32) -> String {
+        format!("{}/{vmid}", self.pve_name)
+    }
+
+    /// The VM's node: the one used earlier in this reconcile, else the remembered one, else from Proxmox.
+    pub async fn node(&mut self) -> Result<String, Error> {
+        if let Some(n) = &self.node {
+            return Ok(n.clone());
+        }
+        if let Some(n) = self.ctx.facts.vm_nodes.get(&self.node_key(self.vmid())) {
+            self.node = Some(n.clone());
+            self.node_remembered = true;
+            return Ok(n);
+        }
+        self.locate().await?.ok_or_else(|| self.vm_missing())
+    }
+
+    /// Like [`Run::node`], but a missing VM is `None` rather than an error.
+    pub async fn try_node(&mut self) -> Result<Option<String>, Error> {
+        match self.node().await {
+            Ok(n) => Ok(Some(n)),
+            Err(Error::Precondition(_)) if self.node.is_none() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn vm_missing(&self) -> Error {
+        Error::Precondition(format!(
+            "VM {} does not exist in ProxmoxCluster {:?}",
+            self.vmid(),
+            self.pve_name
+        ))
+    }
+
+    /// Asks Proxmox where the VM runs. One `/cluster/resources` answers for every VM, so it teaches the node of
+    /// all of them.
+    pub async fn locate(&mut self) -> Result<Option<String>, Error> {
+        let vms = self.pve.vms().await?;
+        let pve = self.pve_name.clone();
+        self.ctx.facts.vm_nodes.put_all(
+            vms.iter()
+                .map(|(id, node)| (format!("{pve}/{id}"), node.clone())),
+        );
+        let vmid = self.vmid();
+        self.node = vms.into_iter().find(|(id, _)| *id == vmid).map(|(_, n)| n);
+        self.node_remembered = false;
+        Ok(self.node.clone())
+    }
+
+    /// Whether `e` says the remembered node is wrong (Proxmox knows a VM only on the node that hosts it); if
+    /// so, forgets it so the caller looks the VM up again.
+    fn moved(&mut self, e: &Error) -> bool {
+        let moved = self.node_remembered && matches!(e, Error::Proxmox(p) if p.is_not_found());
+        if moved {
+            let key = self.node_key(self.vmid());
+            self.ctx.facts.vm_nodes.forget(&key);
+            self.node = None;
+            self.node_remembered = false;
+        }
+        moved
+    }
+
+    /// The VM config (merged, with digest), read at most once per reconcile until we change it.
+    pub async fn config(&mut self) -> Result<VmConfig, Error> {
+        if let Some((c, _)) = &self.config {
+            return Ok(c.clone());
+        }
+        let epoch = self.ctx.facts.config_epoch(&self.node_key(self.vmid()));
+        let pve = self.pve.clone();
+        let vmid = self.vmid();
+        let node = self.node().await?;
+        let cfg = match pve.vm_config_merged(&node, vmid).await {
+            Err(e) if self.moved(&e) => {
+                let node = self.locate().await?.ok_or_else(|| self.vm_missing())?;
+                pve.vm_config_merged(&node, vmid).await?
+            }
+            other => other?,
+        };
+        self.config = Some((cfg.clone(), epoch));
+        Ok(cfg)
+    }
+
+    /// The config for a change about to be written: the one read in this reconcile unless another reconcile of
+    /// this process changed the VM's config since. Call with [`Run::lock_config`] held.
+    pub async fn config_for_change(&mut self) -> Result<VmConfig, Error> {
+        let epoch = self.ctx.facts.config_epoch(&self.node_key(self.vmid()));
+        if self.config.as_ref().is_some_and(|(_, e)| *e != epoch) {
+            self.config = None;
+        }
+        self.config().await
+    }
+
+    /// Serializes config changes of this process on the VM (our objects would otherwise collide on the
+    /// digest); held from [`Run::config_for_change`] until the change is written.
+    pub async fn lock_config(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.ctx
+            .locks
+            .lock(format!("vm-config/{}/{}", self.pve_name, self.vmid()))
+            .await
+    }
+
+    /// Forgets the config read in this reconcile (its digest no longer matches).
+    pub fn config_changed(&mut self) {
+        self.config = None;
+    }
+
+    /// Records that we changed the VM's config: the copy read in this reconcile and in others is stale.
+    pub fn config_written(&mut self) {
+        self.config = None;
+        self.ctx.facts.config_written(&self.node_key(self.vmid()));
+    }
+
+    /// The VM's run state, fresh.
+    pub async fn vm_state(&mut self) -> Result<VmState, Error> {
+        let pve = self.pve.clone();
+        let vmid = self.vmid();
+        let node = self.node().await?;
+        match pve.vm_state(&node, vmid).await {
+            Err(e) if self.moved(&e) => {
+                let node = self.locate().await?.ok_or_else(|| self.vm_missing())?;
+                pve.vm_state(&node, vmid).await
+            }
+            other => other,
+        }
     }
 
     pub fn vmid(&self) -> u32 {

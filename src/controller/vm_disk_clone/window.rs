@@ -18,7 +18,7 @@ use kube::ResourceExt;
 use crate::api::common::{VmRestore, VmRestoreAction, VmTaskStep};
 use crate::api::conditions::CONSISTENCY;
 use crate::api::vm_disk_clone::VmConsistency;
-use crate::controller::error::Error;
+use crate::controller::error::{Error, RetryClass};
 use crate::controller::locks::KeyedLocks;
 use crate::controller::ports::{PowerOp, Progress};
 use crate::controller::vm_power;
@@ -195,8 +195,8 @@ pub async fn clone_all(run: &mut Run, deadline: Option<Instant>) -> Result<bool,
     Ok(true)
 }
 
-/// One disk: finish a job in flight, adopt an existing copy (the planned name was recorded before the first
-/// attempt and is ours), or start the file clone.
+/// One disk: finish a job in flight, or start the file clone. The status is written only when a job must be
+/// followed; the caller writes the rest once every disk was issued.
 pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
     let d = run.status.disks[i].clone();
     if d.cloned {
@@ -222,18 +222,33 @@ pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
             }
         }
     }
-    if ontap.file_exists(&vol_uuid, &d.clone_path).await? {
-        run.status.disks[i].cloned = true;
-        return run.save().await;
-    }
     match ontap
         .file_clone(&vol_uuid, &vol_name, &d.source_path, &d.clone_path)
-        .await?
+        .await
     {
-        Progress::Done => run.status.disks[i].cloned = true,
-        Progress::Running(job) => run.status.disks[i].job_uuid = Some(job),
+        Ok(Progress::Done) => run.status.disks[i].cloned = true,
+        Ok(Progress::Running(job)) => {
+            run.status.disks[i].job_uuid = Some(job);
+            run.save().await?;
+        }
+        Err(e) if e.retry_class() == RetryClass::Transient => return Err(e),
+        Err(e) => {
+            // ONTAP refuses a destination that exists (a generic "Clone start failed"; the code of that case is not
+            // documented), so a refusal is followed by one look at the destination instead of a look before
+            // every clone. The planned name was recorded in status before the first attempt and carries this
+            // object's hash (a new VM's names were checked free at planning): a file there is our earlier copy
+            // whose status write was lost. Nothing is overwritten or deleted on that reading.
+            if ontap.file_exists(&vol_uuid, &d.clone_path).await? {
+                run.status.disks[i].cloned = true;
+            } else {
+                if let Some(storage) = &d.storage {
+                    super::storages::forget(run, storage);
+                }
+                return Err(e);
+            }
+        }
     }
-    run.save().await
+    Ok(())
 }
 
 /// Runs the clones inside the requested consistency window, possibly across several reconciles.
@@ -255,6 +270,11 @@ pub async fn clone_in_window(run: &mut Run, node: &str) -> Result<Step, Error> {
         clone_all(run, None).await?;
         return Ok(Step::Done);
     }
+    // Consistency None changes nothing on the VM, so it opens no window others must wait for (and waits for
+    // none: a copy taken while another object's window pauses or freezes the VM is only more consistent).
+    if requested == VmConsistency::None && !quiescing {
+        return window(run, node, requested, false).await;
+    }
     if !quiescing && !run.ctx.locks.claim(&vm_key(run), &owner(run)) {
         return Ok(Step::Wait(format!(
             "waiting for another consistency window on VM {} to close",
@@ -274,8 +294,12 @@ async fn window(
     quiescing: bool,
 ) -> Result<Step, Error> {
     let vmid = run.vmid();
+    let mut node = node.to_owned();
     if !quiescing {
-        let state = run.pve.vm_state(node, vmid).await?;
+        let state = run.vm_state().await?;
+        // The state read may have found the VM on another node than remembered.
+        node = run.node().await?;
+        run.found_running = Some(state.status == "running");
         if let Some(lock) = state.lock.as_deref().filter(|_| !state.is_hibernated()) {
             return Err(Error::Waiting(format!("VM {vmid} is locked ({lock})")));
         }
@@ -299,11 +323,11 @@ async fn window(
             clone_all(run, None).await?;
             VmConsistency::None
         }
-        VmConsistency::FsFreeze => fsfreeze_window(run, node).await?,
+        VmConsistency::FsFreeze => fsfreeze_window(run, &node).await?,
         VmConsistency::Suspend => {
             let op = PowerOp::Suspend;
             let verbs = ("Suspended", "paused");
-            match power_window(run, node, op, VmRestoreAction::Resume, verbs, quiescing).await? {
+            match power_window(run, &node, op, VmRestoreAction::Resume, verbs, quiescing).await? {
                 Step::Done => VmConsistency::Suspend,
                 wait => return Ok(wait),
             }
@@ -311,7 +335,7 @@ async fn window(
         VmConsistency::Hibernate => {
             let op = PowerOp::Hibernate;
             let verbs = ("Hibernated", "suspended to disk");
-            match power_window(run, node, op, VmRestoreAction::Start, verbs, quiescing).await? {
+            match power_window(run, &node, op, VmRestoreAction::Start, verbs, quiescing).await? {
                 Step::Done => VmConsistency::Hibernate,
                 wait => return Ok(wait),
             }
@@ -325,7 +349,7 @@ async fn window(
                 .unwrap_or(run.ctx.settings.shutdown_timeout);
             let op = PowerOp::Shutdown { timeout };
             let verbs = ("ShutDown", "shut down");
-            match power_window(run, node, op, VmRestoreAction::Start, verbs, quiescing).await? {
+            match power_window(run, &node, op, VmRestoreAction::Start, verbs, quiescing).await? {
                 Step::Done => VmConsistency::Shutdown,
                 wait => return Ok(wait),
             }
@@ -387,9 +411,43 @@ async fn power_window(
         run.status.consistency_applied = Some(run.obj.spec.consistency);
         run.save().await?;
     }
-    let restored = undo_recorded(run, "after the copy").await;
+    let restored = undo_fresh(run, node, undo).await;
     cloned?;
     restored
+}
+
+/// Undoes the change this window just made and saw finish, without looking the VM up again first (the quiesce
+/// task's success is that observation). Anything unexpected falls back to the observing undo.
+async fn undo_fresh(run: &mut Run, node: &str, undo: VmRestoreAction) -> Result<Step, Error> {
+    let op = match undo {
+        VmRestoreAction::Resume => PowerOp::Resume,
+        VmRestoreAction::Start => PowerOp::Start,
+        VmRestoreAction::Thaw => return undo_recorded(run, "after the copy").await,
+    };
+    let vmid = run.vmid();
+    match vm_power::start(&run.pve, node, vmid, op).await {
+        Ok(Progress::Done) => {
+            run.normal(
+                "Restored",
+                format!("VM {vmid} restored ({undo:?}) after the copy"),
+            )
+            .await;
+            forget(run, undo).await?;
+            release_if_closed(run);
+            Ok(Step::Done)
+        }
+        Ok(Progress::Running(upid)) => {
+            let task = vm_power::task_entry(vmid, node, upid, VmTaskStep::Restore);
+            let wait = waiting_for(&task);
+            run.status.vm_task = Some(task);
+            run.save().await?;
+            Ok(Step::Wait(wait))
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "restoring the VM directly failed; restoring by observation");
+            undo_recorded(run, "after the copy").await
+        }
+    }
 }
 
 /// Freeze, clone within the deadline, always thaw. A failed freeze copies crash-consistent (recorded as such)
