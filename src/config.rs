@@ -49,7 +49,7 @@ pub struct Config {
     pub cluster_id: Option<String>,
 
     /// Parallel reconciles of VmDiskClone objects.
-    #[arg(long, env = "VMDISKCLONE_WORKERS", default_value_t = 4)]
+    #[arg(long, env = "VMDISKCLONE_WORKERS", default_value_t = 16)]
     pub vmdiskclone_workers: u16,
     /// Parallel reconciles of VolumeSnapshot objects.
     #[arg(long, env = "VOLUMESNAPSHOT_WORKERS", default_value_t = 4)]

@@ -63,8 +63,8 @@ struct Args {
     /// Objects present for the footprint measurement [default: 4000, quick: 1000].
     #[arg(long)]
     objects: Option<usize>,
-    /// Parallel reconciles per kind (the controller's default is 4).
-    #[arg(long, default_value_t = 4)]
+    /// Parallel reconciles per kind (the controller's default for VmDiskClone is 16).
+    #[arg(long, default_value_t = 16)]
     workers: u16,
     /// The controller binary [default: <workspace>/target/release/pve-ontap-controller].
     #[arg(long)]

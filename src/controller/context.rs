@@ -31,7 +31,7 @@ pub struct Concurrency {
 impl Default for Concurrency {
     fn default() -> Self {
         Self {
-            vm_disk_clone: 4,
+            vm_disk_clone: 16,
             volume_snapshot: 4,
             flex_clone_mount: 4,
             backends: 2,
