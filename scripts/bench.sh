@@ -13,7 +13,7 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml" \
   -p pve-ontap-controller --bin pve-ontap-controller -p bench --bin pve-ontap-bench
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
-log "running (the full run takes about 8 minutes on 2 cores; --quick about 3)"
+log "running (the full run, at the issue's sizes, takes about 6 minutes on 2 cores; --quick about 2)"
 exec "$target_dir/release/pve-ontap-bench" \
   --controller-bin "$target_dir/release/pve-ontap-controller" \
   --output "$root/BENCHMARKS.md" "$@"

@@ -45,22 +45,22 @@ struct Args {
     /// Scenarios to run (default: all). Idle and footprint need the throughput run's objects.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
-    /// Sequential create → Ready runs per latency setting [default: 100, quick: 30].
+    /// Sequential create → Ready runs per latency setting [default: 200, quick: 30].
     #[arg(long)]
     runs: Option<usize>,
     /// Added simulator latencies (ms per call) for the latency scenario.
     #[arg(long, value_delimiter = ',', default_value = "0,20")]
     latencies: Vec<u64>,
-    /// VmDiskClones applied at once in the throughput scenario [default: 300, quick: 100].
+    /// VmDiskClones applied at once in the throughput scenario [default: 1000, quick: 100].
     #[arg(long)]
     clones: Option<usize>,
-    /// VMs the throughput clones are spread over [default: 150, quick: 50].
+    /// VMs the throughput clones are spread over [default: 200, quick: 50].
     #[arg(long)]
     clone_vms: Option<usize>,
-    /// Idle window in seconds [default: 30, quick: 10].
+    /// Idle window in seconds [default: 60, quick: 10].
     #[arg(long)]
     idle_seconds: Option<u64>,
-    /// Objects present for the footprint measurement [default: 4000, quick: 1000].
+    /// Objects present for the footprint measurement [default: 10000, quick: 1000].
     #[arg(long)]
     objects: Option<usize>,
     /// Parallel reconciles per kind (the controller's default for VmDiskClone is 16).
@@ -131,11 +131,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let params = Parameters {
         mode: if args.quick { "quick" } else { "full" },
         worlds: Vec::new(),
-        latency_runs: args.pick(args.runs, 100, 30),
-        clones: args.pick(args.clones, 300, 100),
-        clone_vms: args.pick(args.clone_vms, 150, 50),
-        idle_window: Duration::from_secs(args.pick(args.idle_seconds, 30, 10)),
-        footprint_objects: args.pick(args.objects, 4_000, 1_000),
+        latency_runs: args.pick(args.runs, 200, 30),
+        clones: args.pick(args.clones, 1_000, 100),
+        clone_vms: args.pick(args.clone_vms, 200, 50),
+        idle_window: Duration::from_secs(args.pick(args.idle_seconds, 60, 10)),
+        footprint_objects: args.pick(args.objects, 10_000, 1_000),
         workers: args.workers,
     };
 
