@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -97,8 +98,11 @@ where
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let kind = K::kind(&()).to_string();
-    Controller::new(api, watcher::Config::default().any_semantic())
-        .with_config(ControllerConfig::default().concurrency(workers))
+    let controller = Controller::new(api, watcher::Config::default().any_semantic())
+        .with_config(ControllerConfig::default().concurrency(workers));
+    let store = controller.store();
+    let stopped_early = stopped_before_first_sync(store, shutdown.clone(), kind.clone());
+    let stream = controller
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, policy, ctx)
         .for_each(move |res| {
@@ -111,8 +115,30 @@ where
                 Err(e) => warn!(kind = %kind, error = %e, "controller stream error"),
             }
             futures::future::ready(())
-        })
-        .boxed()
+        });
+    async move {
+        tokio::select! {
+            () = stream => {}
+            () = stopped_early => {}
+        }
+    }
+    .boxed()
+}
+
+/// Resolves when shutdown is requested before the controller's cache finished its first list. kube-runtime holds
+/// every reconcile until that list is in, and a graceful shutdown stops the watch that would deliver it, so the
+/// controller would wait forever; with no reconcile started yet there is nothing to finish, and dropping the
+/// controller is safe. Once the cache is synced this never resolves and the graceful shutdown runs as usual.
+async fn stopped_before_first_sync<K>(store: Store<K>, shutdown: CancellationToken, kind: String)
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    shutdown.cancelled().await;
+    if store.wait_until_ready().now_or_never().is_none() {
+        info!(kind = %kind, "stopped before the first list arrived; no reconcile had started");
+        return;
+    }
+    futures::future::pending::<()>().await
 }
 
 /// Starts every controller and returns when all have shut down after `shutdown` was cancelled.
