@@ -240,6 +240,16 @@ impl ProxmoxClient {
         url
     }
 
+    /// A QEMU guest-agent command (`POST /nodes/{node}/qemu/{vmid}/agent/{command}`) and its answer.
+    async fn agent_command(&self, node: &str, vmid: u32, command: &str) -> Result<Value> {
+        self.call(
+            Method::POST,
+            &["nodes", node, "qemu", &vmid_s(vmid), "agent", command],
+            &[],
+        )
+        .await
+    }
+
     /// Sends one API call, failing over to the next endpoint on connection errors.
     async fn call(
         &self,
@@ -684,56 +694,17 @@ impl ProxmoxApi for ProxmoxClient {
     }
 
     async fn agent_fsfreeze_freeze(&self, node: &str, vmid: u32) -> Result<u64> {
-        let v = self
-            .call(
-                Method::POST,
-                &[
-                    "nodes",
-                    node,
-                    "qemu",
-                    &vmid_s(vmid),
-                    "agent",
-                    "fsfreeze-freeze",
-                ],
-                &[],
-            )
-            .await?;
+        let v = self.agent_command(node, vmid, "fsfreeze-freeze").await?;
         Ok(agent_count(&v))
     }
 
     async fn agent_fsfreeze_thaw(&self, node: &str, vmid: u32) -> Result<u64> {
-        let v = self
-            .call(
-                Method::POST,
-                &[
-                    "nodes",
-                    node,
-                    "qemu",
-                    &vmid_s(vmid),
-                    "agent",
-                    "fsfreeze-thaw",
-                ],
-                &[],
-            )
-            .await?;
+        let v = self.agent_command(node, vmid, "fsfreeze-thaw").await?;
         Ok(agent_count(&v))
     }
 
     async fn agent_fsfreeze_status(&self, node: &str, vmid: u32) -> Result<FreezeState> {
-        let v = self
-            .call(
-                Method::POST,
-                &[
-                    "nodes",
-                    node,
-                    "qemu",
-                    &vmid_s(vmid),
-                    "agent",
-                    "fsfreeze-status",
-                ],
-                &[],
-            )
-            .await?;
+        let v = self.agent_command(node, vmid, "fsfreeze-status").await?;
         match v.get("result").and_then(Value::as_str) {
             Some("frozen") => Ok(FreezeState::Frozen),
             Some("thawed") => Ok(FreezeState::Thawed),
