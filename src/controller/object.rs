@@ -64,6 +64,8 @@ pub trait Managed:
 
     fn status_cloned(&self) -> Self::Status;
     fn common(status: &mut Self::Status) -> CommonStatus<'_>;
+    /// Phase and observedGeneration, when the object has a status.
+    fn observed(&self) -> Option<(Phase, Option<i64>)>;
 }
 
 macro_rules! managed {
@@ -74,6 +76,12 @@ macro_rules! managed {
 
             fn status_cloned(&self) -> Self::Status {
                 self.status.clone().unwrap_or_default()
+            }
+
+            fn observed(&self) -> Option<(Phase, Option<i64>)> {
+                self.status
+                    .as_ref()
+                    .map(|s| (s.phase, s.observed_generation))
             }
 
             fn common(s: &mut Self::Status) -> CommonStatus<'_> {

@@ -79,6 +79,36 @@ where
     }
 }
 
+/// Runs `apply` unless the object is settled: Ready or Failed at its current generation, no work of its own open
+/// (`work_open`), and fully checked by this process within the resync period. A watch event that wakes a settled
+/// object (our own status write, a label change) then costs no backend call; the periodic resync still checks
+/// everything. A permanent failure counts as checked, so our own status write does not retry it (a spec change
+/// or the resync does).
+pub async fn apply_unless_settled<K, A, AF>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    work_open: bool,
+    apply: A,
+) -> Result<Action, Error>
+where
+    K: Managed,
+    A: FnOnce(Arc<K>, Arc<Context>) -> AF,
+    AF: Future<Output = Result<Action, Error>>,
+{
+    let uid = obj.uid().unwrap_or_default();
+    let quiet = obj.observed().is_some_and(|(phase, observed)| {
+        matches!(phase, Phase::Ready | Phase::Failed) && observed == obj.meta().generation
+    });
+    if quiet && !work_open && ctx.facts.checked.get(&uid).is_some() {
+        return Ok(Action::requeue(ctx.settings.resync));
+    }
+    let result = apply(obj, ctx.clone()).await;
+    if result.as_ref().is_err_and(Error::is_permanent) {
+        ctx.facts.checked.put(uid, ());
+    }
+    result
+}
+
 fn is_conflict(e: &Error) -> bool {
     matches!(e, Error::Kube(kube::Error::Api(r)) if r.code == 409)
 }
