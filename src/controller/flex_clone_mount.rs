@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 use tracing::instrument;
 
 use super::backends;
@@ -17,14 +17,13 @@ use super::context::Context;
 use super::error::Error;
 use super::locks::KeyedLocks;
 use super::naming::{self, OwnerMarker};
-use super::object::Managed;
 use super::ports::{NewFlexClone, NewNfsStorage, OntapClient, Progress, PveClient, PveStorage};
-use super::reconcile::{api_for, reconcile_namespaced, Cleanup};
+use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
-use super::status::apply_status;
+use super::status::StatusWriter;
 use super::vm_disk_clone::plan;
-use crate::api::conditions::{self, DELETION_BLOCKED};
-use crate::api::{DeletionPolicy, FlexCloneMount, FlexCloneMountStatus, Phase, VolumeSnapshot};
+use crate::api::conditions::DELETION_BLOCKED;
+use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot};
 
 const JOB_POLL: Duration = Duration::from_secs(3);
 const BLOCKED_POLL: Duration = Duration::from_secs(15);
@@ -186,67 +185,11 @@ fn marker(ctx: &Context, obj: &FlexCloneMount) -> OwnerMarker {
     }
 }
 
-struct Writer {
-    api: Api<FlexCloneMount>,
-    name: String,
-    written: FlexCloneMountStatus,
-    status: FlexCloneMountStatus,
-    generation: Option<i64>,
-}
-
-impl Writer {
-    fn new(ctx: &Context, obj: &FlexCloneMount) -> Self {
-        let status = obj.status_cloned();
-        Self {
-            api: api_for(ctx, obj),
-            name: obj.name_any(),
-            written: status.clone(),
-            status,
-            generation: obj.meta().generation,
-        }
-    }
-
-    fn set(&mut self, phase: Phase, reason: &str, msg: impl Into<String>) {
-        FlexCloneMount::common(&mut self.status).set(
-            phase,
-            phase == Phase::Ready,
-            reason,
-            msg,
-            self.generation,
-        );
-    }
-
-    async fn save(&mut self) -> Result<(), Error> {
-        if self.status != self.written {
-            apply_status(&self.api, &self.name, &self.status).await?;
-            self.written = self.status.clone();
-        }
-        Ok(())
-    }
-}
-
-/// A Ready object whose current spec was fully checked within the facts TTL needs no backend call when a watch
-/// event (our own status write, a label change) wakes it; the periodic resync still checks everything.
-fn settled(obj: &FlexCloneMount, ctx: &Context) -> Option<Action> {
-    let st = obj.status.as_ref()?;
-    // Failed on this generation: our own status write must not retry it (a spec change or the resync does).
-    let quiet = matches!(st.phase, Phase::Ready | Phase::Failed)
-        && st.observed_generation == obj.meta().generation
-        && st.job_uuid.is_none();
-    (quiet && ctx.facts.checked.get(&obj.uid()?).is_some())
-        .then(|| Action::requeue(ctx.settings.resync))
-}
+type Writer = StatusWriter<FlexCloneMount>;
 
 async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if let Some(action) = settled(&obj, &ctx) {
-        return Ok(action);
-    }
-    let uid = obj.uid().unwrap_or_default();
-    let result = apply_inner(obj, ctx.clone()).await;
-    if result.as_ref().is_err_and(Error::is_permanent) {
-        ctx.facts.checked.put(uid, ());
-    }
-    result
+    let job_running = obj.status.as_ref().is_some_and(|s| s.job_uuid.is_some());
+    apply_unless_settled(obj, ctx, job_running, apply_inner).await
 }
 
 async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -473,17 +416,7 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
         ),
         Some(n) => (false, "PendingRemount", (*n).to_owned()),
     };
-    conditions::set_condition(
-        &mut w.status.conditions,
-        conditions::new_condition(
-            SPEC_APPLIED,
-            ok,
-            reason,
-            note,
-            w.generation,
-            conditions::now(),
-        ),
-    );
+    w.condition(SPEC_APPLIED, ok, reason, note);
     let first = w.status.phase != Phase::Ready;
     let msg = format!("FlexClone {clone_name} mounted at {junction}, Proxmox storage {storage_id}");
     w.set(Phase::Ready, "Ready", msg.clone());
@@ -552,21 +485,9 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
                         "Proxmox storage {sid} is used by VM(s) {}; detach their disks first",
                         ids.join(", ")
                     );
-                    conditions::set_condition(
-                        &mut w.status.conditions,
-                        conditions::new_condition(
-                            DELETION_BLOCKED,
-                            true,
-                            "InUse",
-                            msg.clone(),
-                            w.generation,
-                            conditions::now(),
-                        ),
-                    );
+                    w.condition(DELETION_BLOCKED, true, "InUse", msg.clone());
                     w.set(Phase::Deleting, "InUse", msg.clone());
-                    let changed = w.status != w.written;
-                    w.save().await?;
-                    if changed {
+                    if w.save().await? {
                         ctx.warning(obj.as_ref(), "InUse", msg).await;
                     }
                     return Ok(Cleanup::Wait(Action::requeue(BLOCKED_POLL)));

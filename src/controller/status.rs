@@ -3,9 +3,16 @@
 
 use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams};
-use kube::Resource;
+use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+use super::context::Context;
+use super::error::Error;
+use super::object::Managed;
+use super::reconcile::api_for;
+use crate::api::conditions;
+use crate::api::Phase;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "pve-ontap-controller";
@@ -33,4 +40,51 @@ where
     )
     .await?;
     Ok(())
+}
+
+/// One reconcile's status of a namespaced object: edited in place, written only when it changed since the last
+/// write (an unchanged write would wake the object up again for nothing).
+pub struct StatusWriter<K: Managed> {
+    api: Api<K>,
+    name: String,
+    written: K::Status,
+    pub status: K::Status,
+    pub generation: Option<i64>,
+}
+
+impl<K: Managed> StatusWriter<K> {
+    pub fn new(ctx: &Context, obj: &K) -> Self {
+        let status = obj.status_cloned();
+        Self {
+            api: api_for(ctx, obj),
+            name: obj.name_any(),
+            written: status.clone(),
+            status,
+            generation: obj.meta().generation,
+        }
+    }
+
+    /// Sets phase, message, observedGeneration and the Ready condition.
+    pub fn set(&mut self, phase: Phase, reason: &str, msg: impl Into<String>) {
+        K::common(&mut self.status).set(phase, phase == Phase::Ready, reason, msg, self.generation);
+    }
+
+    /// Sets the condition `type_` at the current generation.
+    pub fn condition(&mut self, type_: &str, ok: bool, reason: &str, msg: impl Into<String>) {
+        let generation = self.generation;
+        conditions::set_condition(
+            K::common(&mut self.status).conditions,
+            conditions::new_condition(type_, ok, reason, msg, generation, conditions::now()),
+        );
+    }
+
+    /// Writes the status if it changed since the last write; true when it wrote.
+    pub async fn save(&mut self) -> Result<bool, Error> {
+        if self.status == self.written {
+            return Ok(false);
+        }
+        apply_status(&self.api, &self.name, &self.status).await?;
+        self.written = self.status.clone();
+        Ok(true)
+    }
 }

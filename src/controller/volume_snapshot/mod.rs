@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 use tracing::instrument;
 
 use super::backends;
@@ -15,13 +15,13 @@ use super::error::Error;
 use super::naming::{self, OwnerMarker};
 use super::object::Managed;
 use super::ports::{OntapClient, Progress, PveClient};
-use super::reconcile::{api_for, reconcile_namespaced, Cleanup};
+use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
-use super::status::apply_status;
+use super::status::StatusWriter;
 use crate::api::common::VmRestoreAction;
-use crate::api::conditions::{self, DELETION_BLOCKED};
+use crate::api::conditions::DELETION_BLOCKED;
 use crate::api::volume_snapshot::SnapshotConsistency;
-use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot, VolumeSnapshotStatus};
+use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot};
 use crate::metrics::{Metrics, VmDisturbance};
 
 mod window;
@@ -119,52 +119,40 @@ fn snapshot_name(ctx: &Context, obj: &VolumeSnapshot) -> String {
     )
 }
 
+/// The status writer, plus the disturbed-VM metric kept in step with the restore list: it is written before each
+/// VM is frozen or paused and shrinks as each is restored.
 struct Writer {
-    api: Api<VolumeSnapshot>,
-    name: String,
-    written: VolumeSnapshotStatus,
-    status: VolumeSnapshotStatus,
-    generation: Option<i64>,
+    inner: StatusWriter<VolumeSnapshot>,
     uid: String,
     metrics: Arc<Metrics>,
 }
 
+impl std::ops::Deref for Writer {
+    type Target = StatusWriter<VolumeSnapshot>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
 impl Writer {
     fn new(ctx: &Context, obj: &VolumeSnapshot) -> Self {
-        let status = obj.status_cloned();
         Self {
-            api: api_for(ctx, obj),
-            name: obj.name_any(),
-            written: status.clone(),
-            status,
-            generation: obj.meta().generation,
+            inner: StatusWriter::new(ctx, obj),
             uid: obj.uid().unwrap_or_default(),
             metrics: ctx.metrics.clone(),
         }
     }
 
-    fn set(&mut self, phase: Phase, reason: &str, msg: impl Into<String>) {
-        VolumeSnapshot::common(&mut self.status).set(
-            phase,
-            phase == Phase::Ready,
-            reason,
-            msg,
-            self.generation,
-        );
-    }
-
-    fn condition(&mut self, type_: &str, ok: bool, reason: &str, msg: impl Into<String>) {
-        conditions::set_condition(
-            &mut self.status.conditions,
-            conditions::new_condition(type_, ok, reason, msg, self.generation, conditions::now()),
-        );
-    }
-
-    async fn save(&mut self) -> Result<(), Error> {
-        if self.status != self.written {
-            apply_status(&self.api, &self.name, &self.status).await?;
-            self.written = self.status.clone();
-            // The restore list is written before each VM is frozen or paused and shrinks as each is restored.
+    /// Writes the status if it changed; true when it wrote.
+    async fn save(&mut self) -> Result<bool, Error> {
+        let wrote = self.inner.save().await?;
+        if wrote {
             let vms = self.status.restore.iter().map(|r| {
                 let state = match r.action {
                     VmRestoreAction::Thaw => VmDisturbance::Frozen,
@@ -175,7 +163,7 @@ impl Writer {
             });
             self.metrics.set_disturbed(&self.uid, vms);
         }
-        Ok(())
+        Ok(wrote)
     }
 }
 
@@ -201,30 +189,12 @@ async fn waiting(w: &mut Writer, msg: String, after: Duration) -> Result<Action,
     Ok(Action::requeue(after))
 }
 
-/// A Ready object whose current spec was fully checked within the facts TTL needs no backend call when a watch
-/// event (our own status write, a label change) wakes it; the periodic resync still checks everything.
-fn settled(obj: &VolumeSnapshot, ctx: &Context) -> Option<Action> {
-    let st = obj.status.as_ref()?;
-    // Failed on this generation: our own status write must not retry it (a spec change or the resync does).
-    let quiet = matches!(st.phase, Phase::Ready | Phase::Failed)
-        && st.observed_generation == obj.meta().generation
-        && st.window.is_none()
-        && st.restore.is_empty()
-        && st.job_uuid.is_none();
-    (quiet && ctx.facts.checked.get(&obj.uid()?).is_some())
-        .then(|| Action::requeue(ctx.settings.resync))
-}
-
 async fn apply(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if let Some(action) = settled(&obj, &ctx) {
-        return Ok(action);
-    }
-    let uid = obj.uid().unwrap_or_default();
-    let result = apply_inner(obj, ctx.clone()).await;
-    if result.as_ref().is_err_and(Error::is_permanent) {
-        ctx.facts.checked.put(uid, ());
-    }
-    result
+    let work_open = obj
+        .status
+        .as_ref()
+        .is_some_and(|s| s.window.is_some() || !s.restore.is_empty() || s.job_uuid.is_some());
+    apply_unless_settled(obj, ctx, work_open, apply_inner).await
 }
 
 async fn apply_inner(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -548,9 +518,7 @@ async fn blocked(
 ) -> Result<Cleanup, Error> {
     w.condition(DELETION_BLOCKED, true, reason, msg.clone());
     w.set(Phase::Deleting, reason, msg.clone());
-    let changed = w.status != w.written;
-    w.save().await?;
-    if changed {
+    if w.save().await? {
         ctx.warning(obj, reason, msg).await;
     }
     Ok(Cleanup::Wait(Action::requeue(BLOCKED_POLL)))

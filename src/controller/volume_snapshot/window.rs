@@ -569,7 +569,7 @@ async fn forget(w: &mut Writer, r: &VmRestore) -> Result<(), Error> {
     w.status
         .restore
         .retain(|x| x.vmid != r.vmid || x.action != r.action);
-    w.save().await
+    w.save().await.map(drop)
 }
 
 /// Every VM is restored: report, release the claims, drop the window.
