@@ -234,7 +234,7 @@ async fn good_specs_are_accepted() {
             Kind::Fcm,
             with(
                 fcm_source(),
-                json!({"storageId": "clone-1", "junctionPath": "/pve/clones/c1",
+                json!({"storageId": "clone-1", "junctionPath": "/pveontap_fcm_c1",
                                       "content": ["images", "iso"], "nodes": ["pve1"],
                                       "options": "vers=4.2,nconnect=4", "split": true}),
             ),
@@ -453,6 +453,78 @@ async fn bad_specs_are_rejected_with_a_reason() {
             "Unsupported value: \"disks\"",
         ),
         (
+            "junction that climbs out",
+            Kind::Fcm,
+            with(
+                fcm(),
+                json!({"junctionPath": "/pveontap_fcm_x/../pve_images"}),
+            ),
+            "spec.junctionPath in body should match",
+        ),
+        (
+            "junction of another volume",
+            Kind::Fcm,
+            with(fcm(), json!({"junctionPath": "/pve_images"})),
+            "spec.junctionPath in body should match",
+        ),
+        (
+            "junction under another volume's junction",
+            Kind::Fcm,
+            with(fcm(), json!({"junctionPath": "/pve_images/pveontap_fcm_x"})),
+            "spec.junctionPath in body should match",
+        ),
+        (
+            "mount option outside the allow-list",
+            Kind::Fcm,
+            with(fcm(), json!({"options": "vers=4.2,exec"})),
+            "spec.options in body should match",
+        ),
+        (
+            "mount options with a no-break space",
+            Kind::Fcm,
+            with(fcm(), json!({"options": "vers=4.2,\u{a0}hard"})),
+            "spec.options in body should match",
+        ),
+        (
+            "mount options with NUL",
+            Kind::Fcm,
+            with(fcm(), json!({"options": "vers=4.2\u{0}"})),
+            "spec.options in body should match",
+        ),
+        (
+            "mount options with a vertical tab",
+            Kind::Fcm,
+            with(fcm(), json!({"options": "vers=4.2\u{b},hard"})),
+            "spec.options in body should match",
+        ),
+        (
+            "mount options with an SELinux context",
+            Kind::Fcm,
+            with(
+                fcm(),
+                json!({"options": "vers=4.2,context=system_u:object_r:nfs_t:s0"}),
+            ),
+            "spec.options in body should match",
+        ),
+        (
+            "comment forging an ownership marker",
+            Kind::Ovs,
+            with(ovs(), json!({"comment": "pveontap.io/owner=x"})),
+            "comment may not contain pveontap.io/",
+        ),
+        (
+            "comment that leaves no room for the marker",
+            Kind::Ovs,
+            with(ovs(), json!({"comment": "x".repeat(188)})),
+            "spec.comment: Too long",
+        ),
+        (
+            "allowedNamespaces wildcard inside a name",
+            Kind::Pxc,
+            with(pxc(), json!({"allowedNamespaces": ["team-*"]})),
+            "spec.allowedNamespaces[0] in body should match",
+        ),
+        (
             "mount options with space",
             Kind::Fcm,
             with(fcm(), json!({"options": "vers=4.2, nconnect=4"})),
@@ -628,7 +700,7 @@ async fn source_identity_is_immutable() {
     update_rejected(
         &mounts,
         "mount",
-        json!({"junctionPath": "/late"}),
+        json!({"junctionPath": "/pveontap_fcm_late"}),
         "junctionPath is immutable",
     )
     .await;

@@ -17,6 +17,8 @@ pub const K8S_NAME_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// Kubernetes namespace name (DNS-1123 label).
 pub const K8S_NAMESPACE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// An `allowedNamespaces` entry: a namespace name, or `*` for every namespace.
+pub const ALLOWED_NAMESPACE_PATTERN: &str = r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$";
 /// Secret data key.
 pub const SECRET_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
 /// Proxmox storage id (`pve-storage-id`, matched case-insensitively by Proxmox).
@@ -34,12 +36,48 @@ pub const ONTAP_VOLUME_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]{0,202}$";
 pub const ONTAP_SVM_NAME_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,46}$";
 /// ONTAP snapshot name: the character set ONTAP and Trident use for their own names; at most 255 characters.
 pub const ONTAP_SNAPSHOT_NAME_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$";
-/// ONTAP junction path: absolute, no trailing slash, no empty components.
-pub const JUNCTION_PATH_PATTERN: &str = r"^(/[A-Za-z0-9_.\-]+)+$";
+/// Junction path of a FlexClone: one component directly under the SVM root, under the controller-owned prefix
+/// `/pveontap_fcm_`, so it can neither climb (`..`) nor land under another volume's junction.
+pub const JUNCTION_PATH_PATTERN: &str = r"^/pveontap_fcm_[A-Za-z0-9_\-]{1,100}$";
 /// A management endpoint URL.
 pub const HTTPS_URL_PATTERN: &str = r"^https://[^\s/?#]+(/[^\s?#]*)?$";
-/// NFS mount options as Proxmox accepts them (`mount -o` string without whitespace).
-pub const NFS_OPTIONS_PATTERN: &str = r"^[^\s]+$";
+/// One allowed NFS mount option.
+macro_rules! nfs_option {
+    () => {
+        "(nfs)?vers=(3|4|4\\.0|4\\.1|4\\.2)|nconnect=([1-9]|1[0-6])|max_connect=([1-9]|[1-9][0-9]|1[01][0-9]|12[0-8])\
+         |[rw]size=[0-9]{4,8}|proto=(tcp|tcp6|rdma|rdma6)|timeo=[0-9]{1,6}|retrans=[0-9]{1,3}\
+         |(actimeo|acregmin|acregmax|acdirmin|acdirmax)=[0-9]{1,6}|lookupcache=(all|none|pos|positive)\
+         |sec=(sys|krb5|krb5i|krb5p)|local_lock=(none|all|flock|posix)\
+         |hard|soft|softreval|noatime|nodiratime|relatime|sync|async|ac|noac|lock|nolock|cto|nocto|nosuid|nodev|noexec"
+    };
+}
+
+/// NFS mount options: a comma-separated list drawn from an allow-list (they reach every Proxmox node as root
+/// mount options, so nothing outside the list is passed on). The same pattern is checked at admission and again
+/// by the controller.
+pub const NFS_OPTIONS_PATTERN: &str = concat!("^(", nfs_option!(), ")(,(", nfs_option!(), "))*$");
+
+/// Text reserved for the controller's ownership markers; user-supplied comments may not contain it.
+pub const RESERVED_COMMENT_TEXT: &str = "pveontap.io/";
+/// Prefix of the ownership marker written as the last token of ONTAP comments.
+pub const OWNER_MARKER_PREFIX: &str = "pveontap.io/owner=";
+/// ONTAP's limit for a snapshot comment.
+pub const ONTAP_SNAPSHOT_COMMENT_MAX: usize = 255;
+/// Longest user comment: ONTAP's limit less the marker (18 + 12 + 1 + 36 characters) and a space.
+pub const USER_COMMENT_MAX: usize = 187;
+
+/// Whether `options` passes the NFS option allow-list ([`NFS_OPTIONS_PATTERN`]).
+pub fn nfs_options_allowed(options: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(NFS_OPTIONS_PATTERN).expect("valid pattern"))
+        .is_match(options)
+}
+
+/// Whether a backend's `allowedNamespaces` lets objects in `namespace` use it: only the namespaces listed, or
+/// every namespace for `"*"`; an empty list lets none (a backend is opened deliberately).
+pub fn namespace_listed(allowed: &[String], namespace: &str) -> bool {
+    allowed.iter().any(|n| n == "*" || n == namespace)
+}
 
 /// Smallest and largest Proxmox VMID.
 pub const VMID_MIN: u32 = 100;
@@ -223,6 +261,45 @@ pub(crate) fn immutable_optional_rule(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nfs_options_allow_list() {
+        for ok in [
+            "vers=4.2",
+            "vers=4.2,nconnect=4",
+            "nfsvers=3,hard,timeo=600,retrans=2",
+            "vers=4.1,nconnect=16,max_connect=16,rsize=1048576,wsize=1048576,proto=tcp",
+            "soft,noatime",
+        ] {
+            assert!(nfs_options_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "vers=4.2,",
+            ",vers=4.2",
+            "vers=4.2 ,hard",
+            "vers=4.2\u{a0}",
+            "vers=4.2\u{0}",
+            "vers=4.2\u{b}",
+            "exec",
+            "suid",
+            "nconnect=17",
+            "vers=4.2,context=system_u:object_r:x",
+            "vers=5",
+            "vers=4.2,\u{202e}hard",
+            "hard,,soft",
+        ] {
+            assert!(!nfs_options_allowed(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn namespaces_are_listed_explicitly() {
+        assert!(!namespace_listed(&[], "a"));
+        assert!(namespace_listed(&["a".into()], "a"));
+        assert!(!namespace_listed(&["a".into()], "b"));
+        assert!(namespace_listed(&["*".into()], "b"));
+    }
 
     #[test]
     fn immutable_rule_mentions_both_presence_and_value() {

@@ -5,7 +5,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{SecretKeyRef, SecretRef, HTTPS_URL_PATTERN, K8S_NAMESPACE_PATTERN};
+use super::common::{SecretKeyRef, SecretRef, ALLOWED_NAMESPACE_PATTERN, HTTPS_URL_PATTERN};
 
 /// An ONTAP cluster reached through its REST API with HTTP basic auth (Secret keys `username`, `password`).
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -37,10 +37,14 @@ pub struct OntapClusterSpec {
     /// Skip TLS verification. Only for tests; the object then carries an `InsecureTLS` warning condition.
     #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
-    /// Namespaces whose objects may use this cluster; empty means all.
+    /// Namespaces whose objects may use this cluster; `"*"` means every namespace, empty means none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = K8S_NAMESPACE_PATTERN)))]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = ALLOWED_NAMESPACE_PATTERN)))]
     pub allowed_namespaces: Vec<String>,
+    /// Let objects that adopted a snapshot (`existingSnapshotName`) delete it with `deletionPolicy: Delete`.
+    /// Off by default: an adopted snapshot was made by someone else (a schedule, Trident, a person) and is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_delete_adopted: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -77,6 +81,6 @@ pub struct OntapSvmStatus {
 impl OntapClusterSpec {
     /// Whether objects in `namespace` may use this cluster.
     pub fn allows_namespace(&self, namespace: &str) -> bool {
-        self.allowed_namespaces.is_empty() || self.allowed_namespaces.iter().any(|n| n == namespace)
+        super::common::namespace_listed(&self.allowed_namespaces, namespace)
     }
 }

@@ -5,7 +5,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{SecretKeyRef, SecretRef, HTTPS_URL_PATTERN, K8S_NAMESPACE_PATTERN};
+use super::common::{SecretKeyRef, SecretRef, ALLOWED_NAMESPACE_PATTERN, HTTPS_URL_PATTERN};
 
 /// A Proxmox VE cluster reached through its API. Credentials come from a Secret with either `token`
 /// (`USER@REALM!ID=SECRET`) or `username` + `password`.
@@ -37,9 +37,9 @@ pub struct ProxmoxClusterSpec {
     /// Skip TLS verification. Only for tests; the object then carries an `InsecureTLS` warning condition.
     #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
-    /// Namespaces whose objects may use this cluster; empty means all.
+    /// Namespaces whose objects may use this cluster; `"*"` means every namespace, empty means none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = K8S_NAMESPACE_PATTERN)))]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = ALLOWED_NAMESPACE_PATTERN)))]
     pub allowed_namespaces: Vec<String>,
 }
 
@@ -76,6 +76,6 @@ pub struct ProxmoxNodeStatus {
 impl ProxmoxClusterSpec {
     /// Whether objects in `namespace` may use this cluster.
     pub fn allows_namespace(&self, namespace: &str) -> bool {
-        self.allowed_namespaces.is_empty() || self.allowed_namespaces.iter().any(|n| n == namespace)
+        super::common::namespace_listed(&self.allowed_namespaces, namespace)
     }
 }

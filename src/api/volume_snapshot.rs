@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{
     immutable_optional_rule, push_validations, ClusterRef, DeletionPolicy, Phase, VmRestore,
     VmTask, ONTAP_SNAPSHOT_NAME_PATTERN, ONTAP_SVM_NAME_PATTERN, ONTAP_VOLUME_NAME_PATTERN,
-    PVE_STORAGE_ID_PATTERN,
+    PVE_STORAGE_ID_PATTERN, RESERVED_COMMENT_TEXT,
 };
 
 /// A snapshot of one ONTAP volume, named either through a Proxmox storage or directly.
@@ -54,9 +54,10 @@ pub struct VolumeSnapshotSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255), regex(pattern = ONTAP_SNAPSHOT_NAME_PATTERN))]
     pub existing_snapshot_name: Option<String>,
-    /// Comment stored with the snapshot (the controller adds its ownership marker).
+    /// Comment stored with the snapshot (the controller appends its ownership marker, so at most 187
+    /// characters, and the text `pveontap.io/` is reserved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 200))]
+    #[schemars(length(max = 187))]
     pub comment: Option<String>,
     /// Applied to every running VM with a disk on the storage for the moment of the snapshot.
     #[serde(default)]
@@ -91,6 +92,10 @@ fn volume_snapshot_rules(schema: &mut schemars::Schema) {
         (
             "!has(self.ontapVolume) || !has(self.consistency) || self.consistency == 'None'".to_string(),
             "consistency needs proxmoxClusterRef and storage to find the VMs",
+        ),
+        (
+            format!("!has(self.comment) || !self.comment.contains('{RESERVED_COMMENT_TEXT}')"),
+            "comment may not contain pveontap.io/ (reserved for the controller's ownership marker)",
         ),
         (
             "!has(self.existingSnapshotName) || !has(self.consistency) || self.consistency == 'None'".to_string(),

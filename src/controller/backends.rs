@@ -340,23 +340,29 @@ pub async fn ontap_for(
     Ok((oc, client))
 }
 
-/// Every OntapCluster objects in `namespace` may use, with clients. Clusters that forbid the namespace are
-/// never contacted; their names are returned separately so errors can mention them.
+/// Every OntapCluster objects in `namespace` may use, with clients. Clusters that do not allow the namespace are
+/// never contacted and never named (a tenant learns nothing of backends outside its scope); one whose client
+/// cannot be built (e.g. a missing Secret) is left out with a log line, so one broken backend does not break
+/// resolution for the objects that do not use it. The second value counts what was left out that way.
 pub async fn ontaps_for(
     ctx: &Context,
     namespace: &str,
 ) -> Result<(Vec<(OntapCluster, OntapClient)>, Vec<String>), Error> {
     let mut allowed = Vec::new();
-    let mut forbidden = Vec::new();
+    let mut broken = Vec::new();
     for oc in ctx.backends.watch.list::<OntapCluster>(&ctx.client).await? {
-        if oc.spec.allows_namespace(namespace) {
-            let client = ontap_client(ctx, &oc, SECRET_RECHECK).await?;
-            allowed.push((oc, client));
-        } else {
-            forbidden.push(oc.name_any());
+        if !oc.spec.allows_namespace(namespace) {
+            continue;
+        }
+        match ontap_client(ctx, &oc, SECRET_RECHECK).await {
+            Ok(client) => allowed.push((oc, client)),
+            Err(e) => {
+                tracing::warn!(ontap_cluster = %oc.name_any(), error = %e, "OntapCluster left out of storage resolution");
+                broken.push(oc.name_any());
+            }
         }
     }
-    Ok((allowed, forbidden))
+    Ok((allowed, broken))
 }
 
 // ----------------------------------------------------------------------------------------------------------

@@ -17,11 +17,14 @@ use super::context::Context;
 use super::error::Error;
 use super::locks::KeyedLocks;
 use super::naming::{self, OwnerMarker};
-use super::ports::{NewFlexClone, NewNfsStorage, OntapClient, Progress, PveClient, PveStorage};
+use super::ports::{
+    NewFlexClone, NewNfsStorage, OntapClient, OntapVolume, Progress, PveClient, PveStorage,
+};
 use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
 use super::status::StatusWriter;
 use super::vm_disk_clone::plan;
+use crate::api::common::{nfs_options_allowed, JUNCTION_PATH_PATTERN};
 use crate::api::conditions::DELETION_BLOCKED;
 use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot};
 
@@ -192,25 +195,61 @@ async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Er
     apply_unless_settled(obj, ctx, job_running, apply_inner).await
 }
 
-async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let mut w = Writer::new(&ctx, &obj);
-    let src = source(&ctx, &obj).await?;
+/// The junction and Proxmox storage id of this object: from the spec (immutable) or derived from the UID, never
+/// from status. The spec's values are checked again here (the CRD checks them at admission).
+fn identity(ctx: &Context, obj: &FlexCloneMount) -> Result<(String, String), Error> {
     let hash = naming::object_hash(&ctx.settings.cluster_id, &obj.uid().unwrap_or_default());
-    let clone_name = w
-        .status
-        .clone_volume_name
-        .clone()
-        .unwrap_or_else(|| naming::clone_volume_name(&src.parent_volume, &hash));
-    let junction = obj
-        .spec
-        .junction_path
-        .clone()
-        .unwrap_or_else(|| naming::clone_junction(&hash));
+    let junction = match &obj.spec.junction_path {
+        Some(j) if !junction_allowed(j) => {
+            return Err(Error::InvalidSpec(format!(
+                "spec.junctionPath {j:?} must be one path component under /pveontap_fcm_ (e.g. /pveontap_fcm_web01)"
+            )))
+        }
+        Some(j) => j.clone(),
+        None => naming::clone_junction(&hash),
+    };
+    if let Some(o) = &obj.spec.options {
+        if !nfs_options_allowed(o) {
+            return Err(Error::InvalidSpec(format!(
+                "spec.options {o:?} has an NFS mount option outside the allow-list (vers, nconnect, max_connect, \
+                 rsize, wsize, proto, timeo, retrans, hard, soft, ...), or is not a comma-separated list"
+            )));
+        }
+    }
     let storage_id = obj
         .spec
         .storage_id
         .clone()
         .unwrap_or_else(|| naming::storage_id(&hash));
+    Ok((junction, storage_id))
+}
+
+fn junction_allowed(j: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(JUNCTION_PATH_PATTERN).expect("valid pattern"))
+        .is_match(j)
+}
+
+/// Whether Proxmox storage `s` is the one this object added: an NFS storage on our server whose export is our
+/// junction, where the volume mounted at that junction is our FlexClone (its comment carries our marker).
+fn storage_is_ours(
+    s: &PveStorage,
+    server: &str,
+    junction: &str,
+    clone: Option<&OntapVolume>,
+) -> bool {
+    s.kind == "nfs"
+        && s.export.as_deref() == Some(junction)
+        && s.server.as_deref() == Some(server)
+        && clone.is_some_and(|v| v.junction.as_deref() == Some(junction))
+}
+
+async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let mut w = Writer::new(&ctx, &obj);
+    let (junction, storage_id) = identity(&ctx, &obj)?;
+    let src = source(&ctx, &obj).await?;
+    let hash = naming::object_hash(&ctx.settings.cluster_id, &obj.uid().unwrap_or_default());
+    let clone_name = naming::clone_volume_name(&src.parent_volume, &hash);
     let server = src.parent_storage.server.clone().ok_or_else(|| {
         Error::Precondition(format!(
             "storage {} has no NFS server",
@@ -229,8 +268,20 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
     w.status.proxmox_cluster = Some(src.pve_name.clone());
     w.status.server = Some(server.clone());
 
-    // 1. The FlexClone (creation on one parent volume never interleaves).
+    // 1. The FlexClone (creation on one parent volume never interleaves). A storage id that is taken by a storage
+    // not pointing at our clone is refused before anything is created.
     let mut vol = src.ontap.find_volume(&src.svm, &clone_name).await?;
+    let ours_now = vol
+        .as_ref()
+        .filter(|v| marker.is_owner_of(v.comment.as_deref()));
+    if let Some(s) = src.pve.storage(&storage_id).await? {
+        if !storage_is_ours(&s, &server, &junction, ours_now) {
+            return Err(Error::Precondition(format!(
+                "Proxmox storage id {storage_id:?} is already in use by a storage this object did not add; choose \
+                 another spec.storageId (or leave it out to derive one)"
+            )));
+        }
+    }
     if vol.is_none() && w.status.clone_volume_uuid.is_some() {
         // A fresh clone would silently replace whatever was written to the old one.
         return Err(Error::Precondition(format!(
@@ -293,7 +344,7 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
             vol = src.ontap.find_volume(&src.svm, &clone_name).await?;
         }
     }
-    let vol =
+    let mut vol =
         vol.ok_or_else(|| Error::Waiting(format!("FlexClone {clone_name} not visible yet")))?;
     if !marker.is_owner_of(vol.comment.as_deref()) {
         return Err(Error::Precondition(format!(
@@ -314,6 +365,7 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
             w.save().await?;
             return Ok(Action::requeue(JOB_POLL));
         }
+        vol.junction = Some(junction.clone());
     }
 
     // 3. Split, when asked (cannot be undone).
@@ -346,12 +398,10 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
     // 4. The Proxmox storage (ids are never reused, so a stale mount of a removed storage cannot collide).
     let desired = StorageSettings::desired(&obj, &src.parent_storage);
     let mut notes = Vec::new();
+    // The clone was re-read above, mounted at our junction (a PATCH just now is seen on the next pass).
     match src.pve.storage(&storage_id).await? {
         Some(s) => {
-            let ours = s.kind == "nfs"
-                && s.export.as_deref() == Some(junction.as_str())
-                && s.server.as_deref() == Some(server.as_str());
-            if !ours {
+            if !storage_is_ours(&s, &server, &junction, Some(&vol)) {
                 return Err(Error::Precondition(format!(
                     "Proxmox storage id {storage_id:?} is already used by another storage; choose another storageId"
                 )));
@@ -472,40 +522,55 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
     let ns = obj.namespace().unwrap_or_default();
     let (_, pve) = backends::proxmox_for(&ctx, &ns, &pve_name).await?;
     let (_, ontap) = backends::ontap_for(&ctx, &ns, &cluster).await?;
-    let junction = w.status.junction_path.clone().unwrap_or_default();
+    // Junction and storage id come from the object's identity; status only says where to look, and everything
+    // found there is verified: the clone by its marker, the storage by pointing at that clone.
+    let (junction, sid) = identity(&ctx, &obj).unwrap_or_else(|_| {
+        let hash = naming::object_hash(&ctx.settings.cluster_id, &obj.uid().unwrap_or_default());
+        (naming::clone_junction(&hash), naming::storage_id(&hash))
+    });
     let marker = marker(&ctx, &obj);
+    let clone = ontap
+        .find_volume(&svm, &clone_name)
+        .await?
+        .filter(|v| marker.is_owner_of(v.comment.as_deref()));
 
-    if let Some(sid) = w.status.storage_id.clone() {
-        if let Some(s) = pve.storage(&sid).await? {
-            if s.export.as_deref() == Some(junction.as_str()) {
-                let users = vms_using(&pve, &sid).await?;
-                if !users.is_empty() {
-                    let ids: Vec<String> = users.iter().map(u32::to_string).collect();
-                    let msg = format!(
-                        "Proxmox storage {sid} is used by VM(s) {}; detach their disks first",
-                        ids.join(", ")
-                    );
-                    w.condition(DELETION_BLOCKED, true, "InUse", msg.clone());
-                    w.set(Phase::Deleting, "InUse", msg.clone());
-                    if w.save().await? {
-                        ctx.warning(obj.as_ref(), "InUse", msg).await;
-                    }
-                    return Ok(Cleanup::Wait(Action::requeue(BLOCKED_POLL)));
-                }
-                w.set(
-                    Phase::Deleting,
-                    "Deleting",
-                    format!("removing storage {sid} and FlexClone {clone_name}"),
+    if let Some(s) = pve.storage(&sid).await? {
+        let server = s.server.clone().unwrap_or_default();
+        if !storage_is_ours(&s, &server, &junction, clone.as_ref()) {
+            ctx.warning(
+                obj.as_ref(),
+                "StorageKept",
+                format!("Proxmox storage {sid} was not added by this object; it is kept"),
+            )
+            .await;
+        } else {
+            let users = vms_using(&pve, &sid).await?;
+            if !users.is_empty() {
+                let ids: Vec<String> = users.iter().map(u32::to_string).collect();
+                let msg = format!(
+                    "Proxmox storage {sid} is used by VM(s) {}; detach their disks first",
+                    ids.join(", ")
                 );
-                w.save().await?;
-                pve.delete_storage(&sid).await?;
-                ctx.normal(
-                    obj.as_ref(),
-                    "StorageRemoved",
-                    format!("removed Proxmox storage {sid}"),
-                )
-                .await;
+                w.condition(DELETION_BLOCKED, true, "InUse", msg.clone());
+                w.set(Phase::Deleting, "InUse", msg.clone());
+                if w.save().await? {
+                    ctx.warning(obj.as_ref(), "InUse", msg).await;
+                }
+                return Ok(Cleanup::Wait(Action::requeue(BLOCKED_POLL)));
             }
+            w.set(
+                Phase::Deleting,
+                "Deleting",
+                format!("removing storage {sid} and FlexClone {clone_name}"),
+            );
+            w.save().await?;
+            pve.delete_storage(&sid).await?;
+            ctx.normal(
+                obj.as_ref(),
+                "StorageRemoved",
+                format!("removed Proxmox storage {sid}"),
+            )
+            .await;
         }
     }
 

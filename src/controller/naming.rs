@@ -19,7 +19,9 @@ pub fn object_hash(cluster_id: &str, uid: &str) -> String {
     digest[..HASH_LEN].to_owned()
 }
 
-/// The ownership marker written into the comment of every ONTAP object we create.
+/// The ownership marker written as the last token of the comment of every ONTAP object we create:
+/// `pveontap.io/owner=<cluster-hash>/<uid>`. Only the cluster and the UID decide (names can be reused, UIDs
+/// cannot); the cluster id is hashed so the marker has a fixed size and every comment fits ONTAP's limit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnerMarker {
     pub cluster_id: String,
@@ -29,52 +31,78 @@ pub struct OwnerMarker {
     pub uid: String,
 }
 
-const MARKER_PREFIX: &str = "pveontap.io/owner";
+/// Text no user-supplied comment may contain (checked at admission and again by the controller), so a marker
+/// in a comment is always one the controller wrote.
+pub const MARKER_PREFIX: &str = crate::api::common::OWNER_MARKER_PREFIX;
+/// The legacy marker (written by the first release): `pveontap.io/owner cluster=.. kind=.. object=.. uid=..`.
+const LEGACY_PREFIX: &str = "pveontap.io/owner";
+
+/// What a parsed marker names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedMarker {
+    /// Hash of the cluster id (legacy markers: the cluster id itself, hashed on parse).
+    pub cluster: String,
+    pub uid: String,
+}
+
+fn cluster_hash(cluster_id: &str) -> String {
+    let digest = hex::encode(Sha256::digest(cluster_id.as_bytes()));
+    digest[..HASH_LEN].to_owned()
+}
 
 impl OwnerMarker {
-    /// `pveontap.io/owner cluster=<id> kind=<Kind> object=<ns>/<name> uid=<uid>`
     pub fn to_comment(&self) -> String {
         format!(
-            "{MARKER_PREFIX} cluster={} kind={} object={}/{} uid={}",
-            self.cluster_id, self.kind, self.namespace, self.name, self.uid
+            "{MARKER_PREFIX}{}/{}",
+            cluster_hash(&self.cluster_id),
+            self.uid
         )
     }
 
-    /// True when `comment` carries this marker. Only cluster and UID decide: names can be reused,
-    /// UIDs cannot.
+    /// True when `comment` ends with this object's marker.
     pub fn is_owner_of(&self, comment: Option<&str>) -> bool {
         match comment.and_then(Self::parse) {
-            Some(m) => m.cluster_id == self.cluster_id && m.uid == self.uid,
+            Some(m) => m.cluster == cluster_hash(&self.cluster_id) && m.uid == self.uid,
             None => false,
         }
     }
 
-    pub fn parse(comment: &str) -> Option<Self> {
-        let rest = comment.split(MARKER_PREFIX).nth(1)?;
-        let mut m = OwnerMarker {
-            cluster_id: String::new(),
-            kind: String::new(),
-            namespace: String::new(),
-            name: String::new(),
-            uid: String::new(),
-        };
-        for field in rest.split_whitespace() {
-            let (k, v) = field.split_once('=')?;
-            match k {
-                "cluster" => m.cluster_id = v.to_owned(),
-                "kind" => m.kind = v.to_owned(),
-                "object" => {
-                    let (ns, n) = v.split_once('/')?;
-                    m.namespace = ns.to_owned();
-                    m.name = n.to_owned();
-                }
-                "uid" => m.uid = v.to_owned(),
-                _ => {}
-            }
+    /// The marker of a comment: its last whitespace-separated token, whole. A marker anywhere else (e.g. inside
+    /// text a user wrote) is not one: the controller always writes its marker last.
+    pub fn parse(comment: &str) -> Option<ParsedMarker> {
+        let tokens: Vec<&str> = comment.split_whitespace().collect();
+        let last = *tokens.last()?;
+        if let Some(rest) = last.strip_prefix(MARKER_PREFIX) {
+            let (cluster, uid) = rest.split_once('/')?;
+            let valid = |s: &str, extra: char| {
+                !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == extra)
+            };
+            return (cluster.len() == HASH_LEN && valid(cluster, '-') && valid(uid, '-')).then(
+                || ParsedMarker {
+                    cluster: cluster.to_owned(),
+                    uid: uid.to_owned(),
+                },
+            );
         }
-        (!m.cluster_id.is_empty() && !m.uid.is_empty()).then_some(m)
+        // Legacy: exactly the five trailing tokens the first release wrote.
+        let n = tokens.len();
+        if n < 5 || tokens[n - 5] != LEGACY_PREFIX {
+            return None;
+        }
+        let field = |i: usize, key: &str| tokens[n - 4 + i].strip_prefix(key).map(str::to_owned);
+        let cluster = field(0, "cluster=")?;
+        field(1, "kind=")?;
+        field(2, "object=")?.split_once('/')?;
+        let uid = field(3, "uid=")?;
+        (!cluster.is_empty() && !uid.is_empty()).then(|| ParsedMarker {
+            cluster: cluster_hash(&cluster),
+            uid,
+        })
     }
 }
+
+/// Longest marker [`OwnerMarker::to_comment`] writes (UIDs are 36 characters), plus the separating space.
+pub const MARKER_MAX_LEN: usize = MARKER_PREFIX.len() + HASH_LEN + 1 + 36 + 1;
 
 /// ONTAP snapshot name: `pveontap_<name-prefix>_<hash>`; only `[A-Za-z0-9_]`, short.
 pub fn snapshot_name(object_name: &str, hash: &str) -> String {
@@ -102,9 +130,15 @@ pub fn same_vm_copy_file(vmid: u32, hash: &str, drive: &str, format: &str) -> St
     format!("vm-{vmid}-pvo-{hash}-{drive}.{format}")
 }
 
-/// File name of a disk copy attached to a new VM: PVE's own scheme `vm-<newvmid>-disk-<n>.<fmt>`.
-pub fn new_vm_copy_file(new_vmid: u32, index: usize, format: &str) -> String {
-    format!("vm-{new_vmid}-disk-{index}.{format}")
+/// The part of every copy's file name that says it is this object's: `-pvo-<hash>-`.
+pub fn copy_token(hash: &str) -> String {
+    format!("-pvo-{hash}-")
+}
+
+/// Whether a file path or Proxmox volume id names a copy of the object with `hash` (by its file name).
+pub fn is_own_copy(path_or_volid: &str, hash: &str) -> bool {
+    let file = path_or_volid.rsplit(['/', ':']).next().unwrap_or_default();
+    file.starts_with("vm-") && file.contains(&copy_token(hash))
 }
 
 /// Replaces everything outside `[A-Za-z0-9_]` with `_` and truncates.
@@ -159,21 +193,37 @@ mod tests {
             same_vm_copy_file(100, &h, "scsi0", "qcow2"),
             format!("vm-100-pvo-{h}-scsi0.qcow2")
         );
-        assert_eq!(new_vm_copy_file(200, 1, "raw"), "vm-200-disk-1.raw");
+        assert!(is_own_copy(
+            &format!("images/100/vm-100-pvo-{h}-scsi0.qcow2"),
+            &h
+        ));
+        assert!(is_own_copy(
+            &format!("nfs1:100/vm-100-pvo-{h}-scsi0.qcow2"),
+            &h
+        ));
+        assert!(!is_own_copy("images/100/vm-100-disk-0.qcow2", &h));
+        assert!(!is_own_copy(
+            &format!("images/100/vm-100-pvo-{h}x-scsi0.qcow2"),
+            &h
+        ));
         assert!(clone_junction(&h).starts_with('/') && !clone_junction(&h).ends_with('/'));
     }
 
-    #[test]
-    fn marker_round_trips_and_checks_uid_and_cluster() {
-        let m = OwnerMarker {
+    fn marker() -> OwnerMarker {
+        OwnerMarker {
             cluster_id: "c1".into(),
             kind: "VolumeSnapshot".into(),
             namespace: "ns".into(),
             name: "n".into(),
-            uid: "u1".into(),
-        };
+            uid: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+        }
+    }
+
+    #[test]
+    fn marker_round_trips_and_checks_uid_and_cluster() {
+        let m = marker();
         let c = m.to_comment();
-        assert_eq!(OwnerMarker::parse(&c), Some(m.clone()));
+        assert!(c.len() < MARKER_MAX_LEN, "{c}");
         assert!(m.is_owner_of(Some(&c)));
         assert!(m.is_owner_of(Some(&format!("user note; {c}"))));
         let other_uid = OwnerMarker {
@@ -188,5 +238,34 @@ mod tests {
         assert!(!other_cluster.is_owner_of(Some(&c)));
         assert!(!m.is_owner_of(None));
         assert!(!m.is_owner_of(Some("made by hand")));
+    }
+
+    #[test]
+    fn only_the_last_whole_token_is_a_marker() {
+        let m = marker();
+        let c = m.to_comment();
+        // A marker followed by more text, or glued to other text, is not the controller's.
+        assert!(!m.is_owner_of(Some(&format!("{c} trailing"))));
+        assert!(!m.is_owner_of(Some(&format!("x{c}"))));
+        // A forged marker earlier in the comment cannot claim or disown: the last token decides.
+        let other = OwnerMarker {
+            uid: "11111111-2222-3333-4444-555555555555".into(),
+            ..m.clone()
+        };
+        assert!(m.is_owner_of(Some(&format!("{} {c}", other.to_comment()))));
+        assert!(!other.is_owner_of(Some(&format!("{} {c}", other.to_comment()))));
+        assert_eq!(OwnerMarker::parse("pveontap.io/owner=x"), None);
+        assert_eq!(OwnerMarker::parse(""), None);
+    }
+
+    #[test]
+    fn legacy_markers_are_still_recognised() {
+        let m = marker();
+        let legacy = format!(
+            "note pveontap.io/owner cluster=c1 kind=VolumeSnapshot object=ns/n uid={}",
+            m.uid
+        );
+        assert!(m.is_owner_of(Some(&legacy)));
+        assert!(!m.is_owner_of(Some(&format!("{legacy} more"))));
     }
 }

@@ -31,7 +31,7 @@ pub async fn storage(
             storage.kind
         )));
     }
-    let (ontaps, forbidden) = backends::ontaps_for(ctx, namespace).await?;
+    let (ontaps, broken) = backends::ontaps_for(ctx, namespace).await?;
     let mut lifs = Vec::new();
     let mut volumes = Vec::new();
     for (oc, client) in &ontaps {
@@ -67,10 +67,10 @@ pub async fn storage(
             storage.server.as_deref().unwrap_or("?"),
             storage.export.as_deref().unwrap_or("?")
         );
-        if !forbidden.is_empty() {
+        if !broken.is_empty() {
             msg.push_str(&format!(
-                " this namespace may use (not allowed here: {})",
-                forbidden.join(", ")
+                " this namespace may use ({} of them could not be used: see their status)",
+                broken.len()
             ));
         }
         return Err(Error::Precondition(msg));

@@ -212,7 +212,7 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
             found.by_storage.contains_key(s)
         });
     }
-    let disks = disks.map_err(|e| plan_error(e, &found.forbidden))?;
+    let disks = disks.map_err(|e| plan_error(e, &found.broken))?;
     let backings = found.by_storage;
     let new_vmid = match run.obj.spec.attach {
         Attach::NewVm => {
@@ -324,16 +324,16 @@ fn storages_of(config: &BTreeMap<String, String>, wanted: Option<&[String]>) -> 
         .collect()
 }
 
-fn plan_error(e: PlanError, forbidden: &[String]) -> Error {
+fn plan_error(e: PlanError, broken: &[String]) -> Error {
     let mut msg = e.to_string();
     if matches!(
         e,
         PlanError::NotOnOntap { .. } | PlanError::NothingToClone { .. }
-    ) && !forbidden.is_empty()
+    ) && !broken.is_empty()
     {
         msg.push_str(&format!(
-            " (OntapClusters not allowing this namespace were not considered: {})",
-            forbidden.join(", ")
+            " ({} OntapCluster(s) this namespace may use could not be used: see their status)",
+            broken.len()
         ));
     }
     Error::Precondition(msg)

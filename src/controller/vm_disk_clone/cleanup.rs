@@ -7,10 +7,10 @@ use kube::ResourceExt;
 
 use crate::api::common::VmTaskStep;
 use crate::api::conditions::DELETION_BLOCKED;
-use crate::api::vm_disk_clone::Attach;
 use crate::api::{DeletionPolicy, Phase, VmDiskClone};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
+use crate::controller::naming;
 use crate::controller::reconcile::Cleanup;
 use crate::controller::vm_power::TASK_POLL;
 use crate::proxmox::ProxmoxError;
@@ -101,18 +101,16 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
         }
     }
 
+    // What to undo follows what was recorded as made (and is verified against the backend), never the current
+    // spec: `attach` and `newVm` may have been edited since.
     let mut kept: Vec<String> = Vec::new();
-    match run.obj.spec.attach {
-        Attach::NewVm => {
-            if let Some(wait) = remove_new_vm(&mut run).await? {
-                return Ok(wait);
-            }
+    if run.status.new_vmid.is_some() {
+        if let Some(wait) = remove_new_vm(&mut run).await? {
+            return Ok(wait);
         }
-        Attach::Unused => {
-            deleting(&mut run).await?;
-            kept = unregister_unused(&mut run).await?;
-        }
-        Attach::None => deleting(&mut run).await?,
+    } else if run.status.disks.iter().any(|d| d.config_key.is_some()) {
+        deleting(&mut run).await?;
+        kept = unregister_unused(&mut run).await?;
     }
     deleting(&mut run).await?;
     delete_copies(&mut run).await?;
@@ -144,12 +142,15 @@ async fn deleting(run: &mut Run) -> Result<(), Error> {
 /// VM references in a way we did not make (e.g. a user attached one as a drive): those files must stay.
 async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
     let vmid = run.vmid();
+    let hash = run.hash();
     let ours: Vec<(usize, String, String)> = run
         .status
         .disks
         .iter()
         .enumerate()
         .filter_map(|(i, d)| Some((i, d.config_key.clone()?, d.clone_volume_id.clone()?)))
+        // Status says where to look; only an entry naming one of our copies (by its hashed name) is removed.
+        .filter(|(_, key, volid)| key.starts_with("unused") && naming::is_own_copy(volid, &hash))
         .collect();
     if ours.is_empty() {
         return Ok(Vec::new());
@@ -225,31 +226,33 @@ async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
 
 /// Destroys the VM we created once it is stopped; while it runs, waits with a condition saying why.
 async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
-    let Some(new) = run.obj.spec.new_vm.clone() else {
+    let Some(new_vmid) = run.status.new_vmid else {
         return Ok(None);
     };
-    if run.status.new_vmid != Some(new.vmid) {
-        return Ok(None);
-    }
+    let hash = run.hash();
     match window::observe(run, VmTaskStep::DestroyVm).await? {
         Some(Step::Wait(w)) => return Ok(Some(wait_for_task(w))),
         Some(Step::Done) => {
-            run.normal("VmDeleted", format!("deleted VM {}", new.vmid))
+            run.normal("VmDeleted", format!("deleted VM {}", new_vmid))
                 .await;
             return Ok(None);
         }
         None => {}
     }
-    let Some(loc) = run.pve.find_vm(new.vmid).await? else {
+    let Some(loc) = run.pve.find_vm(new_vmid).await? else {
         return Ok(None);
     };
-    let cfg = run.pve.vm_config_merged(&loc.node, new.vmid).await?;
+    let cfg = run.pve.vm_config_merged(&loc.node, new_vmid).await?;
+    // Ours only while it still carries one of our copies, named with this object's hash, under a recorded key.
     let ours = run.status.disks.iter().any(|d| {
-        d.config_key
-            .as_ref()
-            .and_then(|k| cfg.values.get(k))
-            .map(|v| plan::parse_drive(v).volume)
-            == d.clone_volume_id
+        d.clone_volume_id
+            .as_deref()
+            .is_some_and(|v| naming::is_own_copy(v, &hash))
+            && d.config_key
+                .as_ref()
+                .and_then(|k| cfg.values.get(k))
+                .map(|v| plan::parse_drive(v).volume)
+                == d.clone_volume_id
     });
     if !ours {
         // Someone replaced the VM under that id: never delete what we did not create.
@@ -257,17 +260,17 @@ async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
             "VmKept",
             format!(
                 "VM {} no longer carries our copies; it is not deleted",
-                new.vmid
+                new_vmid
             ),
         )
         .await;
         return Ok(None);
     }
-    let state = run.pve.vm_state(&loc.node, new.vmid).await?;
+    let state = run.pve.vm_state(&loc.node, new_vmid).await?;
     if !state.is_stopped() {
         let msg = format!(
             "VM {} created by this object is running; stop it to let the deletion finish",
-            new.vmid
+            new_vmid
         );
         run.set_condition(DELETION_BLOCKED, true, "VmRunning", msg.clone());
         run.set(Phase::Deleting, "VmRunning", msg.clone());
@@ -278,13 +281,13 @@ async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
         )));
     }
     deleting(run).await?;
-    let upid = run.pve.destroy_vm(&loc.node, new.vmid).await?;
+    let upid = run.pve.destroy_vm(&loc.node, new_vmid).await?;
     if let Step::Wait(w) =
-        window::track(run, new.vmid, &loc.node, upid, VmTaskStep::DestroyVm).await?
+        window::track(run, new_vmid, &loc.node, upid, VmTaskStep::DestroyVm).await?
     {
         return Ok(Some(wait_for_task(w)));
     }
-    run.normal("VmDeleted", format!("deleted VM {}", new.vmid))
+    run.normal("VmDeleted", format!("deleted VM {}", new_vmid))
         .await;
     Ok(None)
 }
@@ -292,9 +295,23 @@ async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
 /// Deletes the copy files on ONTAP (a missing file is done) and a new VM's now empty directory.
 async fn delete_copies(run: &mut Run) -> Result<(), Error> {
     let disks = run.status.disks.clone();
+    let hash = run.hash();
     let mut dirs = Vec::new();
     for d in &disks {
         if d.clone_path.is_empty() {
+            continue;
+        }
+        // Only a file named with this object's hash is one of its copies; anything else in status was not
+        // made here (a tampered or stale record) and is left alone.
+        if !naming::is_own_copy(&d.clone_path, &hash) {
+            run.warning(
+                "FileKept",
+                format!(
+                    "{} is not a copy made by this object; it is kept",
+                    d.clone_path
+                ),
+            )
+            .await;
             continue;
         }
         let client = run
@@ -302,7 +319,7 @@ async fn delete_copies(run: &mut Run) -> Result<(), Error> {
             .await?;
         let uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
         client.delete_file(&uuid, &d.clone_path).await?;
-        if run.obj.spec.attach == Attach::NewVm {
+        if run.status.new_vmid.is_some() {
             if let Some((dir, _)) = d.clone_path.rsplit_once('/') {
                 dirs.push((client.clone(), uuid.clone(), dir.to_owned()));
             }

@@ -303,33 +303,22 @@ impl PlannedCopy {
     }
 }
 
-/// Plans copy names. Copies kept with the source VM carry the object's hash (so they are ours by name and never
-/// collide); copies for a new VM use Proxmox's `vm-<id>-disk-<n>` scheme, numbered per storage as Proxmox does.
+/// Plans copy names. Every copy carries the object's hash, so it is ours by name (derived from the UID, never
+/// from status) and never collides with a file someone else made: `vm-<vmid>-pvo-<hash>-<drive>.<fmt>` with the
+/// source VM's id, or the new VM's for `attach: NewVm` (Proxmox lists any `vm-<id>-*` file as that VM's).
 pub fn plan_copies(
     vmid: u32,
     hash: &str,
     disks: &[SourceDisk],
     new_vmid: Option<u32>,
 ) -> Vec<PlannedCopy> {
-    let mut next_index: BTreeMap<&str, usize> = BTreeMap::new();
+    let target = new_vmid.unwrap_or(vmid);
     disks
         .iter()
-        .map(|d| match new_vmid {
-            None => PlannedCopy {
-                source: d.clone(),
-                target_vmid: vmid,
-                file: naming::same_vm_copy_file(vmid, hash, &d.drive, &d.format),
-            },
-            Some(new) => {
-                let n = next_index.entry(d.storage.as_str()).or_insert(0);
-                let file = naming::new_vm_copy_file(new, *n, &d.format);
-                *n += 1;
-                PlannedCopy {
-                    source: d.clone(),
-                    target_vmid: new,
-                    file,
-                }
-            }
+        .map(|d| PlannedCopy {
+            source: d.clone(),
+            target_vmid: target,
+            file: naming::same_vm_copy_file(target, hash, &d.drive, &d.format),
         })
         .collect()
 }
@@ -557,12 +546,13 @@ mod tests {
         assert_eq!(same[1].volid(), "ONTAP01:100/vm-100-pvo-abc123-scsi0.qcow2");
         let new = plan_copies(100, "abc123", &disks, Some(200));
         let names: Vec<_> = new.iter().map(|c| c.volid()).collect();
+        // A new VM's copies carry the hash too: ours by name, never a file someone else made.
         assert_eq!(
             names,
             [
-                "ONTAP01:200/vm-200-disk-0.raw",
-                "ONTAP01:200/vm-200-disk-1.qcow2",
-                "ONTAP02:200/vm-200-disk-0.raw"
+                "ONTAP01:200/vm-200-pvo-abc123-efidisk0.raw",
+                "ONTAP01:200/vm-200-pvo-abc123-scsi0.qcow2",
+                "ONTAP02:200/vm-200-pvo-abc123-virtio1.raw"
             ]
         );
     }

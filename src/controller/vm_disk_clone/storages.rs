@@ -15,11 +15,11 @@ use crate::controller::ports::{OntapClient, PveStorage};
 use super::plan::{self, Backing, DataLif, StorageInfo, VolumeInfo};
 use super::run::Run;
 
-/// The backings found, the OntapClusters not considered (their allow-list excludes the namespace), and whether
+/// The backings found, the OntapClusters this namespace may use whose client could not be built, and whether
 /// any answer came from memory rather than from the backends.
 pub struct Backings {
     pub by_storage: HashMap<String, Backing>,
-    pub forbidden: Vec<String>,
+    pub broken: Vec<String>,
     pub remembered: bool,
 }
 
@@ -40,12 +40,12 @@ pub fn export_and_parents(export: &str) -> Vec<String> {
 /// Resolves the storages `ids` (those the VM's disks live on). `fresh` ignores remembered answers.
 pub async fn resolve(run: &Run, ids: &BTreeSet<String>, fresh: bool) -> Result<Backings, Error> {
     let ctx = run.ctx.clone();
-    let (ontaps, forbidden) = backends::ontaps_for(&ctx, &run.namespace).await?;
+    let (ontaps, broken) = backends::ontaps_for(&ctx, &run.namespace).await?;
     let facts = &ctx.facts;
     let key = |id: &str| format!("{}/{id}", run.pve_name);
     let mut out = Backings {
         by_storage: HashMap::new(),
-        forbidden,
+        broken,
         remembered: false,
     };
     let mut missing = Vec::new();

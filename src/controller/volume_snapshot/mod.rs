@@ -18,7 +18,9 @@ use super::ports::{OntapClient, Progress, PveClient};
 use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
 use super::status::StatusWriter;
-use crate::api::common::VmRestoreAction;
+use crate::api::common::{
+    VmRestoreAction, ONTAP_SNAPSHOT_COMMENT_MAX, RESERVED_COMMENT_TEXT, USER_COMMENT_MAX,
+};
 use crate::api::conditions::DELETION_BLOCKED;
 use crate::api::volume_snapshot::SnapshotConsistency;
 use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot};
@@ -174,11 +176,19 @@ fn parse_time(s: &Option<String>) -> Option<k8s_openapi::apimachinery::pkg::apis
         .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
 }
 
-/// The comment written to a snapshot we create: the user's comment, then our ownership marker.
-fn full_comment(obj: &VolumeSnapshot, marker: &OwnerMarker) -> String {
+/// The comment written to a snapshot we create: the user's comment, then our ownership marker as the last
+/// token. Text that could pass for a marker is refused (admission checks it too; an old CRD might not).
+fn full_comment(obj: &VolumeSnapshot, marker: &OwnerMarker) -> Result<String, Error> {
     match &obj.spec.comment {
-        Some(c) => format!("{c} {}", marker.to_comment()),
-        None => marker.to_comment(),
+        Some(c) if c.contains(RESERVED_COMMENT_TEXT) => Err(Error::InvalidSpec(format!(
+            "spec.comment may not contain {RESERVED_COMMENT_TEXT:?}: it is reserved for the controller's ownership marker"
+        ))),
+        Some(c) if c.chars().count() > USER_COMMENT_MAX => Err(Error::InvalidSpec(format!(
+            "spec.comment is longer than {USER_COMMENT_MAX} characters (ONTAP keeps at most {ONTAP_SNAPSHOT_COMMENT_MAX}, \
+             including the ownership marker)"
+        ))),
+        Some(c) if !c.trim().is_empty() => Ok(format!("{} {}", c.trim_end(), marker.to_comment())),
+        _ => Ok(marker.to_comment()),
     }
 }
 
@@ -206,7 +216,7 @@ async fn apply_inner(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Acti
     w.status.volume_uuid = Some(t.volume_uuid.clone());
     let name = snapshot_name(&ctx, &obj);
     let marker = marker(&ctx, &obj);
-    let comment = full_comment(&obj, &marker);
+    let comment = full_comment(&obj, &marker)?;
     w.status.snapshot_name = Some(name.clone());
     let request = window::Snapshot {
         name: &name,
@@ -409,7 +419,8 @@ async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Cleanup,
     let name = snapshot_name(&ctx, &obj);
     // A window still open is closed first: no VM stays frozen or paused for an object being deleted.
     window::interrupt(&mut w, "the object is being deleted");
-    let comment = full_comment(&obj, &marker(&ctx, &obj));
+    // The comment only matters for a snapshot still to be taken; a bad one must not block the deletion.
+    let comment = full_comment(&obj, &marker(&ctx, &obj)).unwrap_or_default();
     let request = window::Snapshot {
         name: &name,
         comment: &comment,
@@ -463,7 +474,27 @@ async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Cleanup,
     let Some(snap) = t.ontap.find_snapshot(&t.volume_uuid, &name).await? else {
         return Ok(Cleanup::Done);
     };
-    if !st.adopted && !marker(&ctx, &obj).is_owner_of(snap.comment.as_deref()) {
+    // Adoption is read from the spec (immutable), never from status, which anyone with `*/status` rights can
+    // write. An adopted snapshot was made by someone else: it is deleted only where its backend's owner opted in.
+    let adopted = obj.spec.existing_snapshot_name.is_some();
+    if adopted {
+        let ns = obj.namespace().unwrap_or_default();
+        let (oc, _) = backends::ontap_for(&ctx, &ns, &t.ontap_cluster).await?;
+        if !oc.spec.allow_delete_adopted {
+            ctx.warning(
+                obj.as_ref(),
+                "AdoptedKept",
+                format!(
+                    "snapshot {name} was adopted, not created by this object; it is kept (deleting adopted \
+                     snapshots needs allowDeleteAdopted on OntapCluster {})",
+                    t.ontap_cluster
+                ),
+            )
+            .await;
+            return Ok(Cleanup::Done);
+        }
+    }
+    if !adopted && !marker(&ctx, &obj).is_owner_of(snap.comment.as_deref()) {
         ctx.warning(
             obj.as_ref(),
             "NotOwner",

@@ -1,0 +1,246 @@
+//! Ownership attacks a tenant can try with ordinary rights on our objects: each must leave what the controller
+//! did not create untouched (the simulator's inventory and request counters are the judge, not the controller).
+
+mod controller_support;
+
+use controller_support::*;
+use pve_ontap_controller::api::{FlexCloneMount, OntapCluster, Phase, VmDiskClone, VolumeSnapshot};
+use serde_json::{json, Value};
+
+fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
+    inv["ontap"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+}
+
+fn snapshot_names(inv: &Value, vol: &str) -> Vec<String> {
+    volume(inv, vol).unwrap()["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn storage_ids(inv: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = inv["pve"]["storages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["storage"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn volume_names(inv: &Value) -> Vec<String> {
+    let mut names: Vec<String> = inv["ontap"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Mutating calls (POST, PATCH, PUT, DELETE) the simulator counted for `api`.
+fn mutating_calls(stats: &Value, api: &str) -> u64 {
+    ["POST", "PATCH", "PUT", "DELETE"]
+        .iter()
+        .map(|m| route_calls(stats, api, m, ""))
+        .sum()
+}
+
+/// A snapshot made on ONTAP by someone else (an administrator, a schedule, Trident), as the REST API makes it.
+async fn foreign_snapshot(h: &Harness, name: &str) {
+    let inv = h.inventory().await;
+    let uuid = volume(&inv, "pve_images").unwrap()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = h
+        .http
+        .post(format!(
+            "{}/api/storage/volumes/{uuid}/snapshots?return_timeout=30",
+            h.sim.ontap_url()
+        ))
+        .basic_auth("admin", Some("netapp123"))
+        .json(&json!({ "name": name, "comment": "made by the storage team" }))
+        .send()
+        .await
+        .expect("ONTAP request");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    h.wait_inventory("the foreign snapshot", |inv| {
+        snapshot_names(inv, "pve_images").iter().any(|n| n == name)
+    })
+    .await;
+}
+
+fn adopt(name: &str, pve: &str, snapshot: &str) -> Value {
+    manifest(
+        "VolumeSnapshot",
+        name,
+        json!({
+            "proxmoxClusterRef": { "name": pve }, "storage": "ONTAP01",
+            "existingSnapshotName": snapshot, "deletionPolicy": "Delete",
+        }),
+    )
+}
+
+/// Item 2: adopt a snapshot made outside Kubernetes with `deletionPolicy: Delete`, then delete the object: the
+/// snapshot stays (the backend's owner did not opt in), and a Warning says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopted_snapshot_is_never_deleted_without_the_backends_consent() {
+    let h = Harness::start("own-adopt").await;
+    foreign_snapshot(&h, "storage_team_daily").await;
+    h.create::<VolumeSnapshot>(adopt("adopt", &h.pve_name, "storage_team_daily"))
+        .await;
+    let obj = h.wait_ready::<VolumeSnapshot>("adopt").await;
+    assert!(obj.status.unwrap().adopted);
+    let stats = h.sim_stats().await;
+    let before = mutating_calls(&stats, "ontap");
+
+    h.delete_and_wait::<VolumeSnapshot>("adopt").await;
+    let inv = h.inventory().await;
+    assert!(
+        snapshot_names(&inv, "pve_images")
+            .iter()
+            .any(|n| n == "storage_team_daily"),
+        "the adopted snapshot must survive its object's deletion"
+    );
+    let stats = h.sim_stats().await;
+    assert_eq!(mutating_calls(&stats, "ontap"), before, "no ONTAP change");
+    let events = h.events_for("adopt").await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, r)| t == "Warning" && r == "AdoptedKept"),
+        "{events:?}"
+    );
+    h.finish().await;
+}
+
+/// With `allowDeleteAdopted` on the OntapCluster, the owner has opted in: the adopted snapshot goes with the object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopted_snapshot_is_deleted_where_the_backend_opts_in() {
+    let h = Harness::start("own-adopt-optin").await;
+    foreign_snapshot(&h, "old_manual").await;
+    let ocs: kube::Api<OntapCluster> = kube::Api::all(h.admin.clone());
+    ocs.patch(
+        &h.ontap_name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({ "spec": { "allowDeleteAdopted": true } })),
+    )
+    .await
+    .expect("patch OntapCluster");
+    h.create::<VolumeSnapshot>(adopt("adopt", &h.pve_name, "old_manual"))
+        .await;
+    h.wait_ready::<VolumeSnapshot>("adopt").await;
+    h.delete_and_wait::<VolumeSnapshot>("adopt").await;
+    h.wait_inventory("the adopted snapshot deleted", |inv| {
+        !snapshot_names(inv, "pve_images")
+            .iter()
+            .any(|n| n == "old_manual")
+    })
+    .await;
+    h.finish().await;
+}
+
+/// Item 1: a FlexCloneMount naming an existing Proxmox storage as its `storageId` is refused before anything is
+/// made (no FlexClone, no storage change), and its deletion leaves that storage in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mount_naming_an_existing_storage_is_refused_and_never_deletes_it() {
+    let h = Harness::start("own-fcm-sid").await;
+    h.create::<VolumeSnapshot>(manifest(
+        "VolumeSnapshot",
+        "snap",
+        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01" }),
+    ))
+    .await;
+    h.wait_ready::<VolumeSnapshot>("snap").await;
+    let before = h.inventory().await;
+    let calls = h.sim_stats().await;
+
+    h.create::<FlexCloneMount>(manifest(
+        "FlexCloneMount",
+        "hijack",
+        json!({ "volumeSnapshotRef": { "name": "snap" }, "storageId": "ONTAP01" }),
+    ))
+    .await;
+    let obj = h
+        .wait_phase::<FlexCloneMount>("hijack", Phase::Failed)
+        .await;
+    let msg = message_of(&obj);
+    assert!(msg.contains("already in use"), "{msg}");
+    h.delete_and_wait::<FlexCloneMount>("hijack").await;
+
+    let after = h.inventory().await;
+    assert_eq!(storage_ids(&after), storage_ids(&before));
+    assert_eq!(
+        volume_names(&after),
+        volume_names(&before),
+        "no FlexClone made"
+    );
+    let stats = h.sim_stats().await;
+    assert_eq!(
+        mutating_calls(&stats, "ontap"),
+        mutating_calls(&calls, "ontap")
+    );
+    assert_eq!(mutating_calls(&stats, "pve"), mutating_calls(&calls, "pve"));
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    h.finish().await;
+}
+
+/// Items 3 and 6: status tampering. A tenant who can write `*/status` points a finished clone's records at the
+/// source VM's own disk and at another VM; deletion removes only the object's own (hash-named) copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_status_cannot_aim_deletes() {
+    let h = Harness::start("own-tamper").await;
+    h.create::<VmDiskClone>(vdc("c", &h.pve_name, json!({ "attach": "None" })))
+        .await;
+    let obj = h.wait_ready::<VmDiskClone>("c").await;
+    let st = obj.status.clone().unwrap();
+    let own: Vec<String> = st.disks.iter().map(|d| d.clone_path.clone()).collect();
+    let originals: Vec<String> = st.disks.iter().map(|d| d.source_path.clone()).collect();
+    assert!(!own.is_empty());
+
+    // Aim every recorded copy at its source disk, and claim a new VM that someone else owns.
+    let before = h.inventory().await;
+    let other = before["pve"]["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["vmid"].as_u64())
+        .find(|&id| id != 100)
+        .expect("a second VM in the scenario");
+    let mut disks = serde_json::to_value(&st.disks).unwrap();
+    for d in disks.as_array_mut().unwrap() {
+        d["clonePath"] = d["sourcePath"].clone();
+    }
+    let api: kube::Api<VmDiskClone> = kube::Api::namespaced(h.admin.clone(), &h.ns);
+    api.patch_status(
+        "c",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({ "status": { "disks": disks, "newVmid": other } })),
+    )
+    .await
+    .expect("status patch");
+    h.delete_and_wait::<VmDiskClone>("c").await;
+    let after = h.inventory().await;
+    let files = volume_files(&after, "pve_images");
+    for f in &originals {
+        assert!(
+            files.contains(&format!("file:{f}")),
+            "source disk {f} must survive: {files:?}"
+        );
+    }
+    assert!(vm(&after, other).is_some(), "VM {other} must survive");
+    assert_eq!(
+        vm(&after, other).unwrap()["config"],
+        vm(&before, other).unwrap()["config"]
+    );
+    h.finish().await;
+}
