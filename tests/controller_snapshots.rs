@@ -226,7 +226,7 @@ async fn mount_from_unmanaged_snapshot_with_explicit_names() {
         "spec": {
             "source": { "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01", "snapshotName": "base_snap" },
             "storageId": "restore-base",
-            "junctionPath": "/restore_base",
+            "junctionPath": "/pveontap_fcm_restore_base",
             "options": "vers=3",
         }
     }))
@@ -237,13 +237,19 @@ async fn mount_from_unmanaged_snapshot_with_explicit_names() {
         .status
         .unwrap();
     assert_eq!(st.storage_id.as_deref(), Some("restore-base"));
-    assert_eq!(st.junction_path.as_deref(), Some("/restore_base"));
+    assert_eq!(
+        st.junction_path.as_deref(),
+        Some("/pveontap_fcm_restore_base")
+    );
     let inv = h.inventory().await;
     let s = storage(&inv, "restore-base").expect("storage");
-    assert_eq!(s["export"], "/restore_base");
+    assert_eq!(s["export"], "/pveontap_fcm_restore_base");
     assert_eq!(s["options"], "vers=3");
     let clone = st.clone_volume_name.unwrap();
-    assert_eq!(volume(&inv, &clone).unwrap()["nas_path"], "/restore_base");
+    assert_eq!(
+        volume(&inv, &clone).unwrap()["nas_path"],
+        "/pveontap_fcm_restore_base"
+    );
     h.delete_and_wait::<FlexCloneMount>("direct").await;
     let inv = h.inventory().await;
     assert!(storage(&inv, "restore-base").is_none());

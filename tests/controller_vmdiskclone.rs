@@ -252,14 +252,14 @@ async fn new_vm_is_created_and_removed() {
         cfg["scsi0"]
             .as_str()
             .unwrap()
-            .starts_with("ONTAP01:200/vm-200-disk-"),
+            .starts_with("ONTAP01:200/vm-200-pvo-"),
         "{cfg}"
     );
     assert!(
         cfg["scsi1"]
             .as_str()
             .unwrap()
-            .starts_with("ONTAP01:200/vm-200-disk-"),
+            .starts_with("ONTAP01:200/vm-200-pvo-"),
         "{cfg}"
     );
     let src_net = vm100(&inv)["config"]["net0"].as_str().unwrap().to_owned();
@@ -269,7 +269,7 @@ async fn new_vm_is_created_and_removed() {
     let files = volume_files(&inv, "pve_images");
     for d in &st.disks {
         assert!(
-            d.clone_path.starts_with("images/200/vm-200-disk-"),
+            d.clone_path.starts_with("images/200/vm-200-pvo-"),
             "{}",
             d.clone_path
         );
