@@ -244,3 +244,127 @@ async fn tampered_status_cannot_aim_deletes() {
     );
     h.finish().await;
 }
+
+/// Item 9: one broken OntapCluster (its Secret is missing) must not break storage resolution for objects that
+/// do not use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_ontap_cluster_does_not_break_the_others() {
+    let h = Harness::start("own-broken").await;
+    let broken: OntapCluster = serde_json::from_value(json!({
+        "apiVersion": "pveontap.io/v1alpha1", "kind": "OntapCluster",
+        "metadata": { "name": format!("{}-broken", h.ns) },
+        "spec": {
+            "endpoint": "https://127.0.0.1:9",
+            "credentialsSecretRef": { "name": "missing", "namespace": h.ns },
+            "allowedNamespaces": [h.ns],
+        },
+    }))
+    .unwrap();
+    let ocs: kube::Api<OntapCluster> = kube::Api::all(h.admin.clone());
+    ocs.create(&Default::default(), &broken)
+        .await
+        .expect("OntapCluster");
+    h.create::<VmDiskClone>(vdc("c", &h.pve_name, json!({ "attach": "None" })))
+        .await;
+    h.wait_ready::<VmDiskClone>("c").await;
+    h.create::<VolumeSnapshot>(manifest(
+        "VolumeSnapshot",
+        "snap",
+        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01" }),
+    ))
+    .await;
+    h.wait_ready::<VolumeSnapshot>("snap").await;
+    h.delete_and_wait::<VmDiskClone>("c").await;
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    let _ = ocs
+        .delete(&format!("{}-broken", h.ns), &Default::default())
+        .await;
+    h.finish().await;
+}
+
+/// Credentials never leave: after every kind ran end to end, no Event, status or metric carries a credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_appear_in_no_event_status_or_metric() {
+    let h = Harness::start("own-secrets").await;
+    h.create::<VmDiskClone>(vdc("c", &h.pve_name, json!({ "consistency": "Suspend" })))
+        .await;
+    h.create::<VolumeSnapshot>(manifest(
+        "VolumeSnapshot",
+        "snap",
+        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01", "comment": "nightly" }),
+    ))
+    .await;
+    h.wait_ready::<VmDiskClone>("c").await;
+    h.wait_ready::<VolumeSnapshot>("snap").await;
+    h.create::<FlexCloneMount>(manifest(
+        "FlexCloneMount",
+        "mnt",
+        json!({ "volumeSnapshotRef": { "name": "snap" } }),
+    ))
+    .await;
+    h.wait_ready::<FlexCloneMount>("mnt").await;
+    // A failing object too: its error path must not leak either.
+    h.create::<VolumeSnapshot>(manifest(
+        "VolumeSnapshot",
+        "bad",
+        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "NOSUCH" }),
+    ))
+    .await;
+    h.wait_phase::<VolumeSnapshot>("bad", Phase::Failed).await;
+
+    let secret_part = PVE_TOKEN.split_once('=').unwrap().1;
+    let needles = [secret_part, "netapp123"];
+    let mut haystack = String::new();
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(h.admin.clone(), &h.ns);
+    for e in events.list(&Default::default()).await.unwrap() {
+        haystack.push_str(&serde_json::to_string(&e).unwrap());
+    }
+    for v in [
+        serde_json::to_string(
+            &h.api::<VmDiskClone>()
+                .list(&Default::default())
+                .await
+                .unwrap(),
+        ),
+        serde_json::to_string(
+            &h.api::<VolumeSnapshot>()
+                .list(&Default::default())
+                .await
+                .unwrap(),
+        ),
+        serde_json::to_string(
+            &h.api::<FlexCloneMount>()
+                .list(&Default::default())
+                .await
+                .unwrap(),
+        ),
+        serde_json::to_string(
+            &kube::Api::<OntapCluster>::all(h.admin.clone())
+                .list(&Default::default())
+                .await
+                .unwrap(),
+        ),
+        serde_json::to_string(
+            &kube::Api::<pve_ontap_controller::api::ProxmoxCluster>::all(h.admin.clone())
+                .list(&Default::default())
+                .await
+                .unwrap(),
+        ),
+    ] {
+        haystack.push_str(&v.unwrap());
+    }
+    haystack.push_str(&h.metrics.encode().unwrap());
+    assert!(haystack.len() > 1000, "something was collected");
+    for n in needles {
+        assert!(
+            !haystack.contains(n),
+            "a credential appears in events, status or metrics"
+        );
+    }
+    h.delete_and_wait::<FlexCloneMount>("mnt").await;
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    h.delete_and_wait::<VolumeSnapshot>("bad").await;
+    h.delete_and_wait::<VmDiskClone>("c").await;
+    h.finish().await;
+}
