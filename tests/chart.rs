@@ -203,9 +203,21 @@ fn default_values_render_a_locked_down_single_replica() {
             "Role",
             "RoleBinding",
             "Service",
-            "ServiceAccount"
+            "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"
         ]),
         "no PodDisruptionBudget for one replica, no ServiceMonitor or backends by default"
+    );
+    // Secrets: `get` only, through a Role in the release namespace; nothing cluster-wide.
+    assert_eq!(
+        secret_grants(&docs),
+        BTreeMap::from([("pve-ontap-system".to_owned(), vec!["get".to_owned()])])
+    );
+    assert_eq!(
+        allowed_in_policy(&docs),
+        ["pve-ontap-system"],
+        "the admission policy allows the release namespace"
     );
     let deployment = one(&docs, "Deployment");
     assert_eq!(deployment["spec"]["replicas"], 1);
@@ -340,13 +352,122 @@ fn full_values_render_ha_monitoring_and_backends() {
         secrets.keys()
     );
 
-    // Secrets are readable only where rbac.secretNamespaces says.
-    let cluster_role = one(&docs, "ClusterRole");
-    assert!(!cluster_role["rules"]
-        .as_array()
-        .unwrap()
+    // Secrets are readable (`get` only) just where rbac.secretNamespaces says.
+    assert_eq!(
+        secret_grants(&docs),
+        BTreeMap::from([("pve-ontap-system".to_owned(), vec!["get".to_owned()])])
+    );
+}
+
+/// Namespace → verbs on Secrets granted by the rendered Roles, each bound to the controller's ServiceAccount.
+/// Fails when a ClusterRole mentions Secrets at all.
+fn secret_grants(docs: &[Value]) -> BTreeMap<String, Vec<String>> {
+    let mentions_secrets = |r: &Value| {
+        strings(&r["resources"])
+            .iter()
+            .any(|x| x == "secrets" || x == "*")
+    };
+    for cluster_role in find(docs, "ClusterRole") {
+        assert!(
+            !cluster_role["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(mentions_secrets),
+            "a ClusterRole grants access to Secrets: {cluster_role}"
+        );
+    }
+    let service_account = one(docs, "ServiceAccount");
+    let mut grants = BTreeMap::new();
+    for role in find(docs, "Role") {
+        let rules: Vec<&Value> = role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| mentions_secrets(r))
+            .collect();
+        if rules.is_empty() {
+            continue;
+        }
+        let namespace = role["metadata"]["namespace"].as_str().unwrap().to_owned();
+        let binding = find(docs, "RoleBinding")
+            .into_iter()
+            .find(|b| {
+                b["metadata"]["namespace"] == role["metadata"]["namespace"]
+                    && b["roleRef"]["name"] == role["metadata"]["name"]
+            })
+            .unwrap_or_else(|| panic!("no RoleBinding for {role}"));
+        assert_eq!(
+            binding["subjects"][0]["name"],
+            service_account["metadata"]["name"]
+        );
+        assert_eq!(
+            binding["subjects"][0]["namespace"],
+            service_account["metadata"]["namespace"]
+        );
+        let verbs: Vec<String> = rules.iter().flat_map(|r| strings(&r["verbs"])).collect();
+        assert!(
+            grants.insert(namespace.clone(), verbs).is_none(),
+            "two Secret Roles in {namespace}"
+        );
+    }
+    grants
+}
+
+/// The namespaces the rendered ValidatingAdmissionPolicy allows in Secret references (from its CEL list).
+fn allowed_in_policy(docs: &[Value]) -> Vec<String> {
+    let policy = one(docs, "ValidatingAdmissionPolicy");
+    let binding = one(docs, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
+    assert_eq!(strings(&binding["spec"]["validationActions"]), ["Deny"]);
+    assert_eq!(policy["spec"]["failurePolicy"], "Fail");
+    let validations = policy["spec"]["validations"].as_array().unwrap();
+    assert_eq!(validations.len(), 2);
+    let mut lists = BTreeSet::new();
+    for (v, field) in validations
         .iter()
-        .any(|r| strings(&r["resources"]).contains(&"secrets".into())));
+        .zip(["credentialsSecretRef", "caBundleSecretRef"])
+    {
+        let expression = v["expression"].as_str().unwrap();
+        assert!(expression.contains(&format!("object.spec.{field}['namespace'] in [")));
+        assert!(v["messageExpression"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("spec.{field}.namespace")));
+        let list = &expression[expression.rfind('[').unwrap() + 1..expression.rfind(']').unwrap()];
+        lists.insert(
+            list.split(", ")
+                .map(|n| n.trim_matches('\'').to_owned())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(lists.len(), 1, "both fields allow the same namespaces");
+    lists.pop_first().unwrap()
+}
+
+#[test]
+fn secret_access_and_admission_policy_follow_secret_namespaces() {
+    let values = Values::new("rbac: {secretNamespaces: [pve-ontap-system, backends]}\n");
+    let docs = render("pve-ontap", "pve-ontap-system", Some(&values));
+    let get = vec!["get".to_owned()];
+    assert_eq!(
+        secret_grants(&docs),
+        BTreeMap::from([
+            ("backends".to_owned(), get.clone()),
+            ("pve-ontap-system".to_owned(), get.clone()),
+        ])
+    );
+    assert_eq!(allowed_in_policy(&docs), ["pve-ontap-system", "backends"]);
+
+    let values =
+        Values::new("admissionPolicy: {enabled: false}\nrbac: {secretNamespaces: [backends]}\n");
+    let docs = render("pve-ontap", "pve-ontap-system", Some(&values));
+    assert!(find(&docs, "ValidatingAdmissionPolicy").is_empty());
+    assert!(find(&docs, "ValidatingAdmissionPolicyBinding").is_empty());
+    assert_eq!(
+        secret_grants(&docs),
+        BTreeMap::from([("backends".to_owned(), get)])
+    );
 }
 
 /// Parses a rendered container's arguments and environment with the binary's own flag definitions, so a
@@ -608,6 +729,7 @@ async fn rendered_chart_applies_to_the_apiserver() {
     use kube::api::{Api, DeleteParams};
     use pve_ontap_controller::api::{OntapCluster, ProxmoxCluster};
 
+    let _policies = ADMISSION_POLICIES.lock().await;
     let cp = testkit::shared().await.expect("control plane");
     let namespace = cp.create_namespace("chart").await.expect("namespace");
     let values = full_values(&namespace, &namespace);
@@ -654,10 +776,15 @@ async fn rendered_chart_applies_to_the_apiserver() {
             .await
             .expect("cleanup");
     }
-    Api::<ProxmoxCluster>::all(admin)
+    Api::<ProxmoxCluster>::all(admin.clone())
         .delete(&pxc.metadata.name.unwrap(), &DeleteParams::default())
         .await
         .expect("cleanup");
+    remove_admission_policy(
+        &admin,
+        &format!("{namespace}-pve-ontap-controller-secret-namespaces"),
+    )
+    .await;
 }
 
 /// `kubectl apply -k deploy/` as a user would run it, against the real apiserver.
@@ -666,6 +793,7 @@ async fn deploy_dir_applies_with_kubectl() {
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::api::Api;
 
+    let _policies = ADMISSION_POLICIES.lock().await;
     let cp = testkit::shared().await.expect("control plane");
     let kubeconfig = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(kubeconfig.path(), cp.admin_kubeconfig()).unwrap();
@@ -692,7 +820,7 @@ async fn deploy_dir_applies_with_kubectl() {
         String::from_utf8_lossy(&out.stderr)
     );
     let admin = cp.admin_client().await.expect("admin");
-    let deployment = Api::<Deployment>::namespaced(admin, "pve-ontap-system")
+    let deployment = Api::<Deployment>::namespaced(admin.clone(), "pve-ontap-system")
         .get("pve-ontap-controller")
         .await
         .expect("Deployment from deploy/");
@@ -701,6 +829,223 @@ async fn deploy_dir_applies_with_kubectl() {
         pod.service_account_name.as_deref(),
         Some("pve-ontap-controller")
     );
+    // Its admission policy would confine every other test's backends to pve-ontap-system.
+    remove_admission_policy(&admin, "pve-ontap-controller-secret-namespaces").await;
+}
+
+/// The chart's admission policy is cluster-wide: tests on the shared apiserver that install one (or create backends
+/// one would reject) take this lock and remove their policy before releasing it.
+static ADMISSION_POLICIES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A ProxmoxCluster whose Secret references name `credentials_ns` and `ca_ns`.
+fn proxmox_cluster(
+    name: &str,
+    credentials_ns: &str,
+    ca_ns: &str,
+) -> pve_ontap_controller::api::ProxmoxCluster {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "pveontap.io/v1alpha1",
+        "kind": "ProxmoxCluster",
+        "metadata": { "name": name },
+        "spec": {
+            "endpoints": ["https://pve.example.com:8006"],
+            "credentialsSecretRef": { "name": "pve-credentials", "namespace": credentials_ns },
+            "caBundleSecretRef": { "name": "pve-ca", "namespace": ca_ns, "key": "ca.crt" },
+        }
+    }))
+    .expect("ProxmoxCluster")
+}
+
+/// Creates `object` (dry-run when asked) and returns the apiserver's answer.
+async fn create_backend(
+    admin: &kube::Client,
+    object: &pve_ontap_controller::api::ProxmoxCluster,
+    dry_run: bool,
+) -> Result<pve_ontap_controller::api::ProxmoxCluster, kube::Error> {
+    let params = kube::api::PostParams {
+        dry_run,
+        ..Default::default()
+    };
+    kube::Api::all(admin.clone()).create(&params, object).await
+}
+
+/// Polls a dry-run create until the apiserver's admission answer for `object` is `rejected` (policies are
+/// loaded from an informer, so they take effect a moment after they are written or deleted).
+async fn wait_for_admission(
+    admin: &kube::Client,
+    object: &pve_ontap_controller::api::ProxmoxCluster,
+    rejected: bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = create_backend(admin, object, true).await;
+        if answer.is_err() == rejected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "admission of {:?} did not become rejected={rejected}: {answer:?}",
+            object.metadata.name
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Deletes the chart's admission policy `name` and its binding and waits until it no longer rejects anything.
+async fn remove_admission_policy(admin: &kube::Client, name: &str) {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    use kube::api::{Api, DeleteParams};
+    let gone = |r: Result<_, kube::Error>| match r {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => panic!("deleting admission policy {name}: {e}"),
+    };
+    gone(
+        Api::<ValidatingAdmissionPolicyBinding>::all(admin.clone())
+            .delete(name, &DeleteParams::default())
+            .await
+            .map(|_| ()),
+    );
+    gone(
+        Api::<ValidatingAdmissionPolicy>::all(admin.clone())
+            .delete(name, &DeleteParams::default())
+            .await
+            .map(|_| ()),
+    );
+    let probe = proxmox_cluster("admission-probe", "admission-probe", "admission-probe");
+    wait_for_admission(admin, &probe, false).await;
+}
+
+/// The chart's ValidatingAdmissionPolicy on the real apiserver confines backends' Secret references to the
+/// secret namespaces, and the controller's RBAC lets it `get` Secrets there and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_policy_and_rbac_confine_secrets_to_the_secret_namespaces() {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
+    use kube::api::{Api, DeleteParams, PostParams};
+    use pve_ontap_controller::api::ProxmoxCluster;
+
+    let _policies = ADMISSION_POLICIES.lock().await;
+    let cp = testkit::shared().await.expect("control plane");
+    let namespace = cp.create_namespace("vap").await.expect("namespace");
+    let other = cp.create_namespace("vap-other").await.expect("namespace");
+    let render = testkit::Render::new(&namespace, &namespace)
+        .show_only(testkit::chart::RBAC_TEMPLATES)
+        .show_only(&["templates/admissionpolicy.yaml"]);
+    let identity = testkit::ChartIdentity::install_rendered(cp, render)
+        .await
+        .expect("chart identity and admission policy");
+    let admin = cp.admin_client().await.expect("admin");
+    let policy = format!("{namespace}-pve-ontap-controller-secret-namespaces");
+
+    // Credentials in a foreign namespace: rejected at admission, naming the field and the allowed namespaces.
+    let foreign = proxmox_cluster(&format!("{namespace}-foreign"), &other, &namespace);
+    wait_for_admission(&admin, &foreign, true).await;
+    let error = create_backend(&admin, &foreign, false)
+        .await
+        .expect_err("credentials in a foreign namespace are rejected");
+    let message = error.to_string();
+    assert!(
+        message.contains("spec.credentialsSecretRef.namespace")
+            && message.contains(&other)
+            && message.contains(&format!("[{namespace}]")),
+        "{message}"
+    );
+    // The same for the CA bundle.
+    let foreign_ca = proxmox_cluster(&format!("{namespace}-foreign-ca"), &namespace, &other);
+    let error = create_backend(&admin, &foreign_ca, false)
+        .await
+        .expect_err("a CA bundle in a foreign namespace is rejected");
+    assert!(
+        error
+            .to_string()
+            .contains("spec.caBundleSecretRef.namespace"),
+        "{error}"
+    );
+
+    // Both references in the allowed namespace: accepted; moving one elsewhere by update: rejected.
+    let allowed = proxmox_cluster(&format!("{namespace}-allowed"), &namespace, &namespace);
+    let created = create_backend(&admin, &allowed, false)
+        .await
+        .expect("references in the allowed namespace are accepted");
+    let api: Api<ProxmoxCluster> = Api::all(admin.clone());
+    let mut moved = created.clone();
+    moved.spec.credentials_secret_ref.namespace = other.clone();
+    let error = api
+        .replace(
+            &created.metadata.name.clone().unwrap(),
+            &PostParams::default(),
+            &moved,
+        )
+        .await
+        .expect_err("an update to a foreign namespace is rejected");
+    assert!(
+        error
+            .to_string()
+            .contains("spec.credentialsSecretRef.namespace"),
+        "{error}"
+    );
+    api.delete(&created.metadata.name.unwrap(), &DeleteParams::default())
+        .await
+        .expect("cleanup");
+
+    // RBAC: the controller gets Secrets in its namespace, and can neither list/watch them nor get them elsewhere.
+    let user = format!(
+        "system:serviceaccount:{}:{}",
+        identity.namespace, identity.service_account
+    );
+    let reviews: Api<SubjectAccessReview> = Api::all(admin.clone());
+    let allowed = |verb: &str, namespace: Option<&str>| {
+        let review = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: Some(user.clone()),
+                groups: Some(vec![
+                    "system:serviceaccounts".into(),
+                    "system:authenticated".into(),
+                ]),
+                resource_attributes: Some(ResourceAttributes {
+                    resource: Some("secrets".into()),
+                    verb: Some(verb.into()),
+                    namespace: namespace.map(str::to_owned),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let reviews = reviews.clone();
+        async move {
+            reviews
+                .create(&PostParams::default(), &review)
+                .await
+                .expect("SubjectAccessReview")
+                .status
+                .is_some_and(|s| s.allowed)
+        }
+    };
+    assert!(
+        allowed("get", Some(&namespace)).await,
+        "get in its namespace"
+    );
+    for (verb, ns) in [
+        ("list", Some(namespace.as_str())),
+        ("watch", Some(namespace.as_str())),
+        ("list", None),
+        ("get", None),
+        ("get", Some(other.as_str())),
+        ("get", Some("kube-system")),
+        ("create", Some(namespace.as_str())),
+    ] {
+        assert!(
+            !allowed(verb, ns).await,
+            "the controller may {verb} Secrets in {ns:?}"
+        );
+    }
+
+    remove_admission_policy(&admin, &policy).await;
 }
 
 /// Table rows of docs/install.md: `| `key` | `default` | ... |` → key → default (JSON).

@@ -124,16 +124,20 @@ async fn chart_service_account_is_refused_outside_its_cluster_role() {
         .await
         .expect("namespace");
 
-    // Inside the role: our kinds everywhere, Secrets read-only, the kube-system namespace (cluster id), Leases in
-    // its own namespace.
+    // Inside the role: our kinds everywhere, Secrets get-only in the release namespace (a missing one answers 404,
+    // not 403), the kube-system namespace (cluster id), Leases in its own namespace.
     Api::<VmDiskClone>::all(controller.clone())
         .list(&ListParams::default())
         .await
         .expect("list our kinds");
-    Api::<Secret>::namespaced(controller.clone(), &other)
-        .list(&ListParams::default())
+    let missing = Api::<Secret>::namespaced(controller.clone(), &namespace)
+        .get("no-such-secret")
         .await
-        .expect("read Secrets");
+        .expect_err("no such Secret");
+    assert!(
+        is_status(&missing, 404),
+        "get a Secret in the release namespace: {missing:?}"
+    );
     let namespaces: Api<Namespace> = Api::all(controller.clone());
     namespaces
         .get("kube-system")
@@ -174,6 +178,20 @@ async fn chart_service_account_is_refused_outside_its_cluster_role() {
                         ..Default::default()
                     },
                 )
+                .await
+                .err(),
+        ),
+        (
+            "list Secrets",
+            Api::<Secret>::namespaced(controller.clone(), &namespace)
+                .list(&ListParams::default())
+                .await
+                .err(),
+        ),
+        (
+            "read a Secret in another namespace",
+            Api::<Secret>::namespaced(controller.clone(), &other)
+                .get("anything")
                 .await
                 .err(),
         ),

@@ -117,3 +117,13 @@ allowedNamespaces:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* Namespaces whose Secrets the controller may get and backends may reference, as a JSON list:
+rbac.secretNamespaces, or the release namespace when that is empty. */}}
+{{- define "pve-ontap-controller.secretNamespaces" -}}
+{{- if .Values.rbac.secretNamespaces }}
+{{- toJson .Values.rbac.secretNamespaces }}
+{{- else }}
+{{- toJson (list .Release.Namespace) }}
+{{- end }}
+{{- end }}
