@@ -119,10 +119,11 @@ async fn untrusted_certificate_and_bad_password_are_not_ready() {
         "TLS failures surface as connection errors"
     );
 
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(h.admin.clone(), &h.ns);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(h.admin.clone(), &h.secrets_ns);
     secrets
         .patch(
-            "pve-credentials",
+            &h.pve_secret,
             &PatchParams::default(),
             &Patch::Merge(json!({ "stringData": { "token": "root@pam!ci=wrong" } })),
         )

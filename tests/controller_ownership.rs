@@ -7,14 +7,6 @@ use controller_support::*;
 use pve_ontap_controller::api::{FlexCloneMount, OntapCluster, Phase, VmDiskClone, VolumeSnapshot};
 use serde_json::{json, Value};
 
-fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
-    inv["ontap"]["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == name)
-}
-
 fn snapshot_names(inv: &Value, vol: &str) -> Vec<String> {
     volume(inv, vol).unwrap()["snapshots"]
         .as_array()

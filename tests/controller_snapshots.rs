@@ -32,22 +32,6 @@ fn vs_ready(o: &VolumeSnapshot) -> bool {
     is_ready(o) && o.status.as_ref().is_some_and(|s| s.ready_to_use)
 }
 
-fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
-    inv["ontap"]["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == name)
-}
-
-fn storage<'a>(inv: &'a Value, id: &str) -> Option<&'a Value> {
-    inv["pve"]["storages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["storage"] == id)
-}
-
 fn snapshots(inv: &Value, vol: &str) -> Vec<Value> {
     volume(inv, vol).unwrap()["snapshots"]
         .as_array()

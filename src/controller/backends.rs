@@ -108,14 +108,20 @@ impl BackendCache {
 
 async fn read_secret(ctx: &Context, namespace: &str, name: &str) -> Result<Secret, Error> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    match api.get_opt(name).await? {
-        Some(s) => Ok(s),
-        None => Err(Error::Secret {
-            namespace: namespace.into(),
-            name: name.into(),
-            reason: "not found".into(),
-        }),
-    }
+    let reason = match api.get_opt(name).await {
+        Ok(Some(s)) => return Ok(s),
+        Ok(None) => "not found".to_owned(),
+        // The chart grants `get` only in rbac.secretNamespaces: say so instead of a bare 403.
+        Err(kube::Error::Api(e)) if e.code == 403 => {
+            "the controller may not read it: list its namespace in the chart's rbac.secretNamespaces".to_owned()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Err(Error::Secret {
+        namespace: namespace.into(),
+        name: name.into(),
+        reason,
+    })
 }
 
 fn secret_value(secret: &Secret, key: &str) -> Option<String> {

@@ -44,8 +44,14 @@ impl<K> Namespaced for K where
 {
 }
 
+/// Namespace of every harness's backend Secrets (see [`Harness::start_with`]).
+pub const SECRETS_NAMESPACE: &str = "pve-ontap-test-secrets";
+
 pub struct Harness {
     pub ns: String,
+    /// Where the backends' Secrets are, and the ProxmoxCluster's credentials Secret.
+    pub secrets_ns: String,
+    pub pve_secret: String,
     pub admin: Client,
     pub sim: RunningSim,
     pub http: reqwest::Client,
@@ -84,9 +90,25 @@ impl Harness {
         let cp = testkit::shared().await.expect("control plane");
         let ns = cp.create_namespace(prefix).await.expect("namespace");
         let admin = cp.admin_client().await.expect("admin client");
-        let identity = testkit::ChartIdentity::install(cp, &ns, &ns)
-            .await
-            .expect("chart identity");
+        // Backends are cluster-scoped, so every controller of this test binary sees every test's backends. Their
+        // Secrets live in one namespace all of them may read (the chart's rbac.secretNamespaces), as at a site
+        // with one controller; otherwise one test's controller would mark another test's backends unreadable.
+        let secrets_ns = SECRETS_NAMESPACE.to_owned();
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
+        let _ = namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({ "metadata": { "name": secrets_ns } })).unwrap(),
+            )
+            .await;
+        let identity = testkit::ChartIdentity::install_rendered(
+            cp,
+            testkit::Render::new(&ns, &ns)
+                .show_only(testkit::chart::RBAC_TEMPLATES)
+                .set("rbac.secretNamespaces", &format!("{{{ns},{secrets_ns}}}")),
+        )
+        .await
+        .expect("chart identity");
         let controller_client = identity.client(cp).await.expect("controller client");
 
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -101,18 +123,21 @@ impl Harness {
             .build()
             .expect("http client");
 
-        let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+        let secrets: Api<Secret> = Api::namespaced(admin.clone(), &secrets_ns);
+        let pve_secret = format!("{ns}-pve-credentials");
+        let ontap_secret = format!("{ns}-ontap-credentials");
+        let ca_secret = format!("{ns}-sim-ca");
         for (name, data) in [
-            ("pve-credentials", json!({ "token": PVE_TOKEN })),
+            (pve_secret.as_str(), json!({ "token": PVE_TOKEN })),
             (
-                "ontap-credentials",
+                ontap_secret.as_str(),
                 json!({ "username": "admin", "password": "netapp123" }),
             ),
-            ("sim-ca", json!({ "ca.crt": sim.ca_pem() })),
+            (ca_secret.as_str(), json!({ "ca.crt": sim.ca_pem() })),
         ] {
             let secret: Secret = serde_json::from_value(json!({
                 "apiVersion": "v1", "kind": "Secret",
-                "metadata": { "name": name, "namespace": ns },
+                "metadata": { "name": name, "namespace": secrets_ns },
                 "stringData": data,
             }))
             .unwrap();
@@ -127,8 +152,8 @@ impl Harness {
         // Both backends share the Secrets' namespace, the simulator's CA and the allow-list.
         let backend = |kind: &str, name: &str, endpoint: (&str, Value), secret: &str| {
             let mut spec = json!({
-                "credentialsSecretRef": { "name": secret, "namespace": ns },
-                "caBundleSecretRef": { "name": "sim-ca", "namespace": ns, "key": "ca.crt" },
+                "credentialsSecretRef": { "name": secret, "namespace": secrets_ns },
+                "caBundleSecretRef": { "name": ca_secret, "namespace": secrets_ns, "key": "ca.crt" },
                 "allowedNamespaces": allowed,
             });
             spec[endpoint.0] = endpoint.1;
@@ -138,7 +163,7 @@ impl Harness {
             "ProxmoxCluster",
             &pve_name,
             ("endpoints", json!([sim.pve_url()])),
-            "pve-credentials",
+            &pve_secret,
         ))
         .unwrap();
         Api::<ProxmoxCluster>::all(admin.clone())
@@ -149,7 +174,7 @@ impl Harness {
             "OntapCluster",
             &ontap_name,
             ("endpoint", json!(sim.ontap_url())),
-            "ontap-credentials",
+            &ontap_secret,
         ))
         .unwrap();
         Api::<OntapCluster>::all(admin.clone())
@@ -159,6 +184,8 @@ impl Harness {
 
         let mut h = Harness {
             ns,
+            secrets_ns,
+            pve_secret,
             admin,
             sim,
             http,
@@ -451,6 +478,24 @@ impl Harness {
             .await;
         self.sim.shutdown().await;
     }
+}
+
+/// An ONTAP volume of the inventory, by name.
+pub fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
+    inv["ontap"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+}
+
+/// A Proxmox storage of the inventory, by id.
+pub fn storage<'a>(inv: &'a Value, id: &str) -> Option<&'a Value> {
+    inv["pve"]["storages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["storage"] == id)
 }
 
 /// Files of an ONTAP volume in the inventory, sorted.
