@@ -66,11 +66,23 @@ pub const ONTAP_SNAPSHOT_COMMENT_MAX: usize = 255;
 /// Longest user comment: ONTAP's limit less the marker (18 + 12 + 1 + 36 characters) and a space.
 pub const USER_COMMENT_MAX: usize = 187;
 
+/// Whether `value` matches `pattern`, compiled once into `cell`: the controller checks again what the CRD's
+/// patterns check at admission, with the same pattern strings.
+fn matches_pattern(cell: &std::sync::OnceLock<regex::Regex>, pattern: &str, value: &str) -> bool {
+    cell.get_or_init(|| regex::Regex::new(pattern).expect("valid pattern"))
+        .is_match(value)
+}
+
 /// Whether `options` passes the NFS option allow-list ([`NFS_OPTIONS_PATTERN`]).
 pub fn nfs_options_allowed(options: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(NFS_OPTIONS_PATTERN).expect("valid pattern"))
-        .is_match(options)
+    matches_pattern(&RE, NFS_OPTIONS_PATTERN, options)
+}
+
+/// Whether `junction` is a FlexClone junction under the controller's prefix ([`JUNCTION_PATH_PATTERN`]).
+pub fn junction_allowed(junction: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    matches_pattern(&RE, JUNCTION_PATH_PATTERN, junction)
 }
 
 /// Whether a backend's `allowedNamespaces` lets objects in `namespace` use it: only the namespaces listed, or

@@ -24,7 +24,7 @@ use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
 use super::status::StatusWriter;
 use super::vm_disk_clone::plan;
-use crate::api::common::{nfs_options_allowed, JUNCTION_PATH_PATTERN};
+use crate::api::common::{junction_allowed, nfs_options_allowed};
 use crate::api::conditions::DELETION_BLOCKED;
 use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot};
 
@@ -224,12 +224,6 @@ fn identity(ctx: &Context, obj: &FlexCloneMount) -> Result<(String, String), Err
     Ok((junction, storage_id))
 }
 
-fn junction_allowed(j: &str) -> bool {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(JUNCTION_PATH_PATTERN).expect("valid pattern"))
-        .is_match(j)
-}
-
 /// Whether Proxmox storage `s` is the one this object added: an NFS storage on our server whose export is our
 /// junction, where the volume mounted at that junction is our FlexClone (its comment carries our marker).
 fn storage_is_ours(
@@ -274,8 +268,10 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
     let ours_now = vol
         .as_ref()
         .filter(|v| marker.is_owner_of(v.comment.as_deref()));
-    if let Some(s) = src.pve.storage(&storage_id).await? {
-        if !storage_is_ours(&s, &server, &junction, ours_now) {
+    // Read once: nothing between here and step 4 adds a storage.
+    let existing_storage = src.pve.storage(&storage_id).await?;
+    if let Some(s) = &existing_storage {
+        if !storage_is_ours(s, &server, &junction, ours_now) {
             return Err(Error::Precondition(format!(
                 "Proxmox storage id {storage_id:?} is already in use by a storage this object did not add; choose \
                  another spec.storageId (or leave it out to derive one)"
@@ -398,8 +394,8 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
     // 4. The Proxmox storage (ids are never reused, so a stale mount of a removed storage cannot collide).
     let desired = StorageSettings::desired(&obj, &src.parent_storage);
     let mut notes = Vec::new();
-    // The clone was re-read above, mounted at our junction (a PATCH just now is seen on the next pass).
-    match src.pve.storage(&storage_id).await? {
+    // `vol` is our clone, mounted at our junction (set above when it was just mounted).
+    match existing_storage {
         Some(s) => {
             if !storage_is_ours(&s, &server, &junction, Some(&vol)) {
                 return Err(Error::Precondition(format!(
