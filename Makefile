@@ -46,6 +46,8 @@ check-crds: ## Fail if crds/ differs from what the Rust types generate
 .PHONY: test-rust
 test-rust: ## Unit, simulator, integration and end-to-end tests (the workspace without the bench crate)
 	$(CARGO) test --workspace --exclude bench --no-fail-fast
+	@table="$${CARGO_TARGET_DIR:-target}/tmp/hostile-inputs.md"; \
+	if [ -f "$$table" ]; then echo "hostile-input suite (tests/hostile_inputs.rs):"; cat "$$table"; fi
 
 .PHONY: test-python
 test-python: ## The simulator checked with independent Python clients

@@ -241,6 +241,25 @@ async fn good_specs_are_accepted() {
         ),
         ("pxc", Kind::Pxc, pxc()),
         ("otc", Kind::Otc, otc()),
+        (
+            "pxc scoped",
+            Kind::Pxc,
+            with(
+                pxc(),
+                json!({"scopes": [{"namespaces": ["team-a"], "vmids": ["100-199", "250"], "tags": ["team-a", "db.prod"],
+                                   "storages": ["ONTAP01"]},
+                                  {"namespaces": ["*"], "vmids": []}]}),
+            ),
+        ),
+        (
+            "otc scoped",
+            Kind::Otc,
+            with(
+                otc(),
+                json!({"scopes": [{"namespaces": ["team-a"], "svms": ["svm1"], "volumes": ["pve_images"]}],
+                       "allowDeleteAdopted": true}),
+            ),
+        ),
     ];
     for (i, (what, kind, spec)) in cases.into_iter().enumerate() {
         kind.api(&client, &ns)
@@ -568,6 +587,39 @@ async fn bad_specs_are_rejected_with_a_reason() {
             Kind::Otc,
             with(otc(), json!({"allowedNamespaces": ["ok", "NOT OK"]})),
             "spec.allowedNamespaces[1] in body should match",
+        ),
+        (
+            "scope without namespaces",
+            Kind::Pxc,
+            with(pxc(), json!({"scopes": [{"vmids": ["100"]}]})),
+            "spec.scopes[0].namespaces: Required value",
+        ),
+        (
+            "scope vmid range open-ended",
+            Kind::Pxc,
+            with(
+                pxc(),
+                json!({"scopes": [{"namespaces": ["a"], "vmids": ["100-"]}]}),
+            ),
+            "spec.scopes[0].vmids[0] in body should match",
+        ),
+        (
+            "scope tag with a space",
+            Kind::Pxc,
+            with(
+                pxc(),
+                json!({"scopes": [{"namespaces": ["a"], "tags": ["team a"]}]}),
+            ),
+            "spec.scopes[0].tags[0] in body should match",
+        ),
+        (
+            "scope volume with a slash",
+            Kind::Otc,
+            with(
+                otc(),
+                json!({"scopes": [{"namespaces": ["a"], "volumes": ["vol/../x"]}]}),
+            ),
+            "spec.scopes[0].volumes[0] in body should match",
         ),
     ];
     assert!(cases.len() >= 20);

@@ -135,11 +135,16 @@ backends:
         MIIBszCCAVmgAwIBAgIU
         -----END CERTIFICATE-----
       allowedNamespaces: [team-a]
+      scopes:
+        - {namespaces: [team-a], vmids: ["100-199"], tags: [team-a], storages: [ONTAP01]}
   ontapClusters:
     - name: ontap-BACKEND
       endpoint: https://cluster1.example.com
       credentials: {username: pveontap, password: s3cret}
       caBundleSecretRef: {name: corp-ca, namespace: RELEASE_NAMESPACE, key: ca.pem}
+      scopes:
+        - {namespaces: [team-a], svms: [svm1], volumes: [pve_images]}
+      allowDeleteAdopted: true
     - name: ontap2-BACKEND
       endpoint: https://cluster2.example.com
       credentials: {existingSecret: ontap2-credentials}
@@ -325,12 +330,19 @@ fn full_values_render_ha_monitoring_and_backends() {
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
     assert_eq!(strings(&pxc["spec"]["allowedNamespaces"]), ["team-a"]);
+    assert_eq!(strings(&pxc["spec"]["scopes"][0]["vmids"]), ["100-199"]);
+    assert_eq!(strings(&pxc["spec"]["scopes"][0]["storages"]), ["ONTAP01"]);
     let ontap = find(&docs, "OntapCluster");
     assert_eq!(ontap.len(), 2);
     let first = ontap
         .iter()
         .find(|o| o["metadata"]["name"] == "ontap-render")
         .unwrap();
+    assert_eq!(
+        strings(&first["spec"]["scopes"][0]["volumes"]),
+        ["pve_images"]
+    );
+    assert_eq!(first["spec"]["allowDeleteAdopted"], true);
     let creds = first["spec"]["credentialsSecretRef"]["name"]
         .as_str()
         .unwrap();

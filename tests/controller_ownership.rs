@@ -38,14 +38,6 @@ fn volume_names(inv: &Value) -> Vec<String> {
     names
 }
 
-/// Mutating calls (POST, PATCH, PUT, DELETE) the simulator counted for `api`.
-fn mutating_calls(stats: &Value, api: &str) -> u64 {
-    ["POST", "PATCH", "PUT", "DELETE"]
-        .iter()
-        .map(|m| route_calls(stats, api, m, ""))
-        .sum()
-}
-
 /// A snapshot made on ONTAP by someone else (an administrator, a schedule, Trident), as the REST API makes it.
 async fn foreign_snapshot(h: &Harness, name: &str) {
     let inv = h.inventory().await;
@@ -274,9 +266,10 @@ async fn a_broken_ontap_cluster_does_not_break_the_others() {
     h.finish().await;
 }
 
-/// Credentials never leave: after every kind ran end to end, no Event, status or metric carries a credential.
+/// Credentials never leave: after every kind ran end to end, no Event, status, metric or log line carries a
+/// credential.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn credentials_appear_in_no_event_status_or_metric() {
+async fn credentials_appear_in_no_event_status_metric_or_log() {
     let h = Harness::start("own-secrets").await;
     h.create::<VmDiskClone>(vdc("c", &h.pve_name, json!({ "consistency": "Suspend" })))
         .await;
@@ -348,10 +341,19 @@ async fn credentials_appear_in_no_event_status_or_metric() {
     }
     haystack.push_str(&h.metrics.encode().unwrap());
     assert!(haystack.len() > 1000, "something was collected");
+    let logs = captured_logs();
+    assert!(
+        logs.contains(&h.ns),
+        "the controller's logs of this test were captured"
+    );
     for n in needles {
         assert!(
             !haystack.contains(n),
             "a credential appears in events, status or metrics"
+        );
+        assert!(
+            !logs.contains(n),
+            "a credential appears in the controller's logs"
         );
     }
     h.delete_and_wait::<FlexCloneMount>("mnt").await;

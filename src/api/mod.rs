@@ -5,6 +5,7 @@ pub mod conditions;
 pub mod flex_clone_mount;
 pub mod ontap_cluster;
 pub mod proxmox_cluster;
+pub mod scope;
 pub mod vm_disk_clone;
 pub mod volume_snapshot;
 

@@ -41,6 +41,11 @@ pub struct OntapClusterSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = ALLOWED_NAMESPACE_PATTERN)))]
     pub allowed_namespaces: Vec<String>,
+    /// What each namespace may act on (SVMs and volumes). Absent: every allowed namespace may act on the whole
+    /// cluster. Present: a namespace acts only inside the scopes naming it, and one no scope names acts on nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub scopes: Vec<super::scope::OntapScope>,
     /// Let objects that adopted a snapshot (`existingSnapshotName`) delete it with `deletionPolicy: Delete`.
     /// Off by default: an adopted snapshot was made by someone else (a schedule, Trident, a person) and is kept.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -41,6 +41,11 @@ pub struct ProxmoxClusterSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(min = 1, max = 63), regex(pattern = ALLOWED_NAMESPACE_PATTERN)))]
     pub allowed_namespaces: Vec<String>,
+    /// What each namespace may act on (VMs, VM id ranges and storages). Absent: every allowed namespace may act on the whole
+    /// cluster. Present: a namespace acts only inside the scopes naming it, and one no scope names acts on nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub scopes: Vec<super::scope::ProxmoxScope>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -310,6 +310,21 @@ async fn allowed_backend<K: WatchedBackend>(
     Ok(backend)
 }
 
+/// What a tenant's object is told when its backend's client cannot be built: the backend is not ready, and its own
+/// status (which only backend owners read) says why. Where its Secrets live is not the tenant's business.
+fn behind_backend(e: Error, kind: &'static str, name: &str) -> Error {
+    match e {
+        Error::Secret { .. } => Error::BackendNotReady {
+            kind,
+            name: name.into(),
+            message: format!(
+                "its credentials cannot be used; the {kind}'s status says why (ask its owner)"
+            ),
+        },
+        other => other,
+    }
+}
+
 /// The ProxmoxCluster `name` for an object in `namespace`, with its client.
 pub async fn proxmox_for(
     ctx: &Context,
@@ -324,7 +339,9 @@ pub async fn proxmox_for(
         |pc: &ProxmoxCluster, ns| pc.spec.allows_namespace(ns),
     )
     .await?;
-    let client = proxmox_client(ctx, &pc, SECRET_RECHECK).await?;
+    let client = proxmox_client(ctx, &pc, SECRET_RECHECK)
+        .await
+        .map_err(|e| behind_backend(e, "ProxmoxCluster", name))?;
     Ok((pc, client))
 }
 
@@ -342,7 +359,9 @@ pub async fn ontap_for(
         |oc: &OntapCluster, ns| oc.spec.allows_namespace(ns),
     )
     .await?;
-    let client = ontap_client(ctx, &oc, SECRET_RECHECK).await?;
+    let client = ontap_client(ctx, &oc, SECRET_RECHECK)
+        .await
+        .map_err(|e| behind_backend(e, "OntapCluster", name))?;
     Ok((oc, client))
 }
 

@@ -39,6 +39,19 @@ pub enum Error {
         namespace: String,
     },
 
+    /// Inside a backend the namespace may use, something outside the scope it grants that namespace. The
+    /// message names only what the object itself named or what lies in its own scope.
+    #[error(
+        "{what} is outside what {kind} {name:?} grants namespace {namespace:?}: ask the owner of the {kind} to \
+         add it to spec.scopes, or choose one inside the scope"
+    )]
+    OutOfScope {
+        kind: &'static str,
+        name: String,
+        namespace: String,
+        what: String,
+    },
+
     #[error("Secret {namespace}/{name}: {reason}")]
     Secret {
         namespace: String,
@@ -76,6 +89,7 @@ impl Error {
             Error::BackendNotFound { .. } => "BackendNotFound",
             Error::BackendNotReady { .. } => "BackendNotReady",
             Error::NamespaceForbidden { .. } => "NamespaceForbidden",
+            Error::OutOfScope { .. } => "Forbidden",
             Error::Secret { .. } => "SecretInvalid",
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::Precondition(_) => "PreconditionFailed",
@@ -121,6 +135,7 @@ impl Error {
             // A backend may be created or fixed any time; its controller does not wake ours, so keep polling.
             Error::BackendNotFound { .. } | Error::BackendNotReady { .. } => RetryClass::Transient,
             Error::NamespaceForbidden { .. }
+            | Error::OutOfScope { .. }
             | Error::Secret { .. }
             | Error::InvalidSpec(_)
             | Error::Precondition(_) => RetryClass::Permanent,

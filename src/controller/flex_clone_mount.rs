@@ -22,6 +22,7 @@ use super::ports::{
 };
 use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
+use super::scope::{OntapGrant, ProxmoxGrant};
 use super::status::StatusWriter;
 use super::vm_disk_clone::plan;
 use crate::api::common::{junction_allowed, nfs_options_allowed};
@@ -130,19 +131,29 @@ async fn source(ctx: &Context, obj: &FlexCloneMount) -> Result<Source, Error> {
                 r.name
             )));
         };
-        let (_, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
+        let (pc, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
+        ProxmoxGrant::of(&pc, &ns).storage(storage)?;
+        let cluster = st.ontap_cluster.clone().unwrap_or_default();
+        let (oc, ontap) = backends::ontap_for(ctx, &ns, &cluster).await?;
+        // The volume comes from the VolumeSnapshot's status, which its writers can aim anywhere: the scope
+        // bounds where, and the snapshot's name is derived from the VolumeSnapshot itself.
+        let (svm, volume) = (
+            st.svm.unwrap_or_default(),
+            st.volume_name.unwrap_or_default(),
+        );
+        OntapGrant::of(&oc, &ns).volume(&svm, &volume, || {
+            format!("the ONTAP volume of VolumeSnapshot {:?}", r.name)
+        })?;
         let parent_storage = pve.storage(storage).await?.ok_or_else(|| {
             Error::Precondition(format!("Proxmox storage {storage:?} does not exist"))
         })?;
-        let cluster = st.ontap_cluster.clone().unwrap_or_default();
-        let (_, ontap) = backends::ontap_for(ctx, &ns, &cluster).await?;
         return Ok(Source {
             ontap_cluster: cluster,
             ontap,
-            svm: st.svm.unwrap_or_default(),
-            parent_volume: st.volume_name.unwrap_or_default(),
+            svm,
+            parent_volume: volume,
             parent_volume_uuid: st.volume_uuid.unwrap_or_default(),
-            snapshot: st.snapshot_name.unwrap_or_default(),
+            snapshot: super::volume_snapshot::snapshot_name(ctx, &vs),
             pve_name: pref.name.clone(),
             pve,
             parent_storage,
@@ -153,8 +164,12 @@ async fn source(ctx: &Context, obj: &FlexCloneMount) -> Result<Source, Error> {
         .source
         .as_ref()
         .ok_or_else(|| Error::InvalidSpec("set volumeSnapshotRef or source".into()))?;
-    let (_, pve) = backends::proxmox_for(ctx, &ns, &src.proxmox_cluster_ref.name).await?;
+    let (pc, pve) = backends::proxmox_for(ctx, &ns, &src.proxmox_cluster_ref.name).await?;
+    ProxmoxGrant::of(&pc, &ns).storage(&src.storage)?;
     let r = resolve::storage(ctx, &ns, &pve, &src.storage).await?;
+    r.grant.volume(&r.backing.svm, &r.backing.volume, || {
+        format!("the ONTAP volume behind Proxmox storage {:?}", src.storage)
+    })?;
     if r.ontap
         .find_snapshot(&r.backing.volume_uuid, &src.snapshot_name)
         .await?
@@ -507,8 +522,7 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
         return Ok(Cleanup::Done);
     }
     let mut w = Writer::new(&ctx, &obj);
-    let (Some(clone_name), Some(cluster), Some(svm), Some(pve_name)) = (
-        w.status.clone_volume_name.clone(),
+    let (Some(cluster), Some(svm), Some(pve_name)) = (
         w.status.ontap_cluster.clone(),
         w.status.svm.clone(),
         w.status.proxmox_cluster.clone(),
@@ -525,10 +539,29 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
         (naming::clone_junction(&hash), naming::storage_id(&hash))
     });
     let marker = marker(&ctx, &obj);
-    let clone = ontap
-        .find_volume(&svm, &clone_name)
-        .await?
-        .filter(|v| marker.is_owner_of(v.comment.as_deref()));
+    let hash = naming::object_hash(&ctx.settings.cluster_id, &obj.uid().unwrap_or_default());
+    // The clone's name in status is used only if it is a name this object would have made; otherwise (status
+    // lost or rewritten) the clone is looked for by its name's hash and its marker.
+    let clone_name = match w.status.clone_volume_name.clone() {
+        Some(n) if naming::is_own_clone_name(&n, &hash) => Some(n),
+        _ => ontap
+            .volumes()
+            .await?
+            .into_iter()
+            .find(|v| {
+                v.svm == svm
+                    && naming::is_own_clone_name(&v.name, &hash)
+                    && marker.is_owner_of(v.comment.as_deref())
+            })
+            .map(|v| v.name),
+    };
+    let clone = match &clone_name {
+        Some(n) => ontap
+            .find_volume(&svm, n)
+            .await?
+            .filter(|v| marker.is_owner_of(v.comment.as_deref())),
+        None => None,
+    };
 
     if let Some(s) = pve.storage(&sid).await? {
         let server = s.server.clone().unwrap_or_default();
@@ -557,7 +590,10 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
             w.set(
                 Phase::Deleting,
                 "Deleting",
-                format!("removing storage {sid} and FlexClone {clone_name}"),
+                format!(
+                    "removing storage {sid} and FlexClone {}",
+                    clone_name.as_deref().unwrap_or_default()
+                ),
             );
             w.save().await?;
             pve.delete_storage(&sid).await?;
@@ -570,6 +606,9 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
         }
     }
 
+    let Some(clone_name) = clone_name else {
+        return Ok(Cleanup::Done);
+    };
     if let Some(vol) = ontap.find_volume(&svm, &clone_name).await? {
         if !marker.is_owner_of(vol.comment.as_deref()) {
             ctx.warning(

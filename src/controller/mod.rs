@@ -16,6 +16,7 @@ pub mod ports;
 pub mod reconcile;
 pub mod resolve;
 pub mod runtime;
+pub mod scope;
 pub mod status;
 pub mod vm_disk_clone;
 pub mod vm_power;

@@ -114,6 +114,11 @@ pub fn clone_volume_name(parent_volume: &str, hash: &str) -> String {
     format!("pvo_{}_{hash}", sanitize_ontap(parent_volume, 60))
 }
 
+/// Whether `name` is a FlexClone name [`clone_volume_name`] gives the object of `hash` (whatever the parent).
+pub fn is_own_clone_name(name: &str, hash: &str) -> bool {
+    name.starts_with("pvo_") && name.ends_with(&format!("_{hash}"))
+}
+
 /// Junction path of a FlexClone: directly under the SVM root so no parent junction must exist.
 pub fn clone_junction(hash: &str) -> String {
     format!("/pveontap_fcm_{hash}")
@@ -139,6 +144,18 @@ pub fn copy_token(hash: &str) -> String {
 pub fn is_own_copy(path_or_volid: &str, hash: &str) -> bool {
     let file = path_or_volid.rsplit(['/', ':']).next().unwrap_or_default();
     file.starts_with("vm-") && file.contains(&copy_token(hash))
+}
+
+/// The VM a copy of the object with `hash` was made for: the `<vmid>` of `vm-<vmid>-pvo-<hash>-…` (the source VM,
+/// or the new VM of `attach: NewVm`); `None` for anything that is not such a copy.
+pub fn copy_owner_vmid(path_or_volid: &str, hash: &str) -> Option<u32> {
+    let file = path_or_volid.rsplit(['/', ':']).next().unwrap_or_default();
+    let rest = file.strip_prefix("vm-")?;
+    let (vmid, rest) = rest.split_once('-')?;
+    if !format!("-{rest}").starts_with(&copy_token(hash)) {
+        return None;
+    }
+    vmid.parse().ok()
 }
 
 /// Replaces everything outside `[A-Za-z0-9_]` with `_` and truncates.
@@ -267,5 +284,25 @@ mod tests {
         );
         assert!(m.is_owner_of(Some(&legacy)));
         assert!(!m.is_owner_of(Some(&format!("{legacy} more"))));
+    }
+
+    #[test]
+    fn copy_owner_vmid_reads_only_own_copies() {
+        let hash = "0123456789ab";
+        let f = same_vm_copy_file(301, hash, "scsi0", "raw");
+        assert_eq!(copy_owner_vmid(&format!("images/301/{f}"), hash), Some(301));
+        assert_eq!(
+            copy_owner_vmid(&format!("ONTAP01:301/{f}"), hash),
+            Some(301)
+        );
+        assert_eq!(copy_owner_vmid("images/300/vm-300-disk-0.raw", hash), None);
+        assert_eq!(
+            copy_owner_vmid(&same_vm_copy_file(1, "ffffffffffff", "scsi0", "raw"), hash),
+            None
+        );
+        assert_eq!(
+            copy_owner_vmid("vm-x-pvo-0123456789ab-scsi0.raw", hash),
+            None
+        );
     }
 }

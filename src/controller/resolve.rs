@@ -5,6 +5,7 @@ use super::backends;
 use super::context::Context;
 use super::error::Error;
 use super::ports::{OntapClient, PveClient, PveStorage};
+use super::scope::OntapGrant;
 use super::vm_disk_clone::plan::{self, Backing, DataLif, StorageInfo, VolumeInfo};
 
 /// A storage with the ONTAP volume behind it.
@@ -12,6 +13,8 @@ pub struct Resolved {
     pub storage: PveStorage,
     pub backing: Backing,
     pub ontap: OntapClient,
+    /// What the backing volume's OntapCluster grants the namespace.
+    pub grant: OntapGrant,
 }
 
 /// Resolves one Proxmox storage. A storage that does not exist, is not NFS, or matches no volume is a clear
@@ -75,14 +78,15 @@ pub async fn storage(
         }
         return Err(Error::Precondition(msg));
     };
-    let ontap = ontaps
+    let (grant, ontap) = ontaps
         .iter()
         .find(|(oc, _)| kube::ResourceExt::name_any(oc) == backing.ontap_cluster)
-        .map(|(_, c)| c.clone())
+        .map(|(oc, c)| (OntapGrant::of(oc, namespace), c.clone()))
         .ok_or_else(|| Error::Precondition("resolved OntapCluster vanished".into()))?;
     Ok(Resolved {
         storage,
         backing,
         ontap,
+        grant,
     })
 }

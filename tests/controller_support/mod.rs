@@ -44,6 +44,62 @@ impl<K> Namespaced for K where
 {
 }
 
+/// Every line the controller logged in this test process at debug level and above (all tests of the binary
+/// share it), so a test can check what the logs carry; with `RUST_LOG` set, the lines matching it are also
+/// printed, for diagnosing a failing scenario.
+pub fn captured_logs() -> String {
+    let buf = capture_logs().lock().unwrap_or_else(|e| e.into_inner());
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn capture_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    static LOGS: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    let logs = LOGS.get_or_init(Default::default);
+    INSTALL.call_once(|| {
+        struct Sink;
+        impl std::io::Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                let logs = LOGS.get().expect("initialised");
+                logs.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(|| Sink)
+            .with_filter(tracing_subscriber::EnvFilter::new(
+                "pve_ontap_controller=debug",
+            ));
+        let shown = std::env::var_os("RUST_LOG").map(|_| {
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(tracing_subscriber::EnvFilter::from_default_env())
+        });
+        let _ = tracing_subscriber::registry()
+            .with(captured)
+            .with(shown)
+            .try_init();
+    });
+    logs
+}
+
+/// Mutating calls (POST, PATCH, PUT, DELETE) the simulator counted for `api` (`pve`/`ontap`).
+pub fn mutating_calls(stats: &Value, api: &str) -> u64 {
+    ["POST", "PATCH", "PUT", "DELETE"]
+        .iter()
+        .map(|m| route_calls(stats, api, m, ""))
+        .sum()
+}
+
 /// Namespace of every harness's backend Secrets (see [`Harness::start_with`]).
 pub const SECRETS_NAMESPACE: &str = "pve-ontap-test-secrets";
 
@@ -71,6 +127,10 @@ pub struct Options {
     pub allowed_namespaces: Option<Vec<String>>,
     /// Simulator scenario (e.g. slower Proxmox tasks); default: the built-in one.
     pub scenario: Option<pve_ontap_sim::Scenario>,
+    /// Fields added to the ProxmoxCluster's and the OntapCluster's spec (e.g. `scopes`), there before the
+    /// controller starts.
+    pub pve_spec: Option<Value>,
+    pub ontap_spec: Option<Value>,
 }
 
 impl Harness {
@@ -80,13 +140,7 @@ impl Harness {
 
     pub async fn start_with(prefix: &str, opts: Options) -> Harness {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // Controller logs on demand (`RUST_LOG=pve_ontap_controller=debug`), for diagnosing a failing scenario.
-        if std::env::var_os("RUST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-                .with_test_writer()
-                .try_init();
-        }
+        capture_logs();
         let cp = testkit::shared().await.expect("control plane");
         let ns = cp.create_namespace(prefix).await.expect("namespace");
         let admin = cp.admin_client().await.expect("admin client");
@@ -150,13 +204,20 @@ impl Harness {
         let pve_name = format!("{ns}-pve");
         let ontap_name = format!("{ns}-ontap");
         // Both backends share the Secrets' namespace, the simulator's CA and the allow-list.
-        let backend = |kind: &str, name: &str, endpoint: (&str, Value), secret: &str| {
+        let backend = |kind: &str,
+                       name: &str,
+                       endpoint: (&str, Value),
+                       secret: &str,
+                       extra: &Option<Value>| {
             let mut spec = json!({
                 "credentialsSecretRef": { "name": secret, "namespace": secrets_ns },
                 "caBundleSecretRef": { "name": ca_secret, "namespace": secrets_ns, "key": "ca.crt" },
                 "allowedNamespaces": allowed,
             });
             spec[endpoint.0] = endpoint.1;
+            if let Some(Value::Object(extra)) = extra {
+                spec.as_object_mut().unwrap().extend(extra.clone());
+            }
             json!({ "apiVersion": "pveontap.io/v1alpha1", "kind": kind, "metadata": { "name": name }, "spec": spec })
         };
         let pc: ProxmoxCluster = serde_json::from_value(backend(
@@ -164,6 +225,7 @@ impl Harness {
             &pve_name,
             ("endpoints", json!([sim.pve_url()])),
             &pve_secret,
+            &opts.pve_spec,
         ))
         .unwrap();
         Api::<ProxmoxCluster>::all(admin.clone())
@@ -175,6 +237,7 @@ impl Harness {
             &ontap_name,
             ("endpoint", json!(sim.ontap_url())),
             &ontap_secret,
+            &opts.ontap_spec,
         ))
         .unwrap();
         Api::<OntapCluster>::all(admin.clone())

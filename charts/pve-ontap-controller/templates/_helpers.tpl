@@ -116,6 +116,13 @@ insecureSkipTLSVerify: true
 allowedNamespaces:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- with $backend.scopes }}
+scopes:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if and (eq $kind "otc") $backend.allowDeleteAdopted }}
+allowDeleteAdopted: true
+{{- end }}
 {{- end }}
 
 {{/* Namespaces whose Secrets the controller may get and backends may reference, as a JSON list:

@@ -8,7 +8,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use crate::api::common::VmTaskStep;
-use crate::api::vm_disk_clone::{Attach, DiskCloneStatus};
+use crate::api::vm_disk_clone::{Attach, DiskCloneStatus, NewVmSpec};
 use crate::api::{conditions, Phase, VmDiskClone, VmDiskCloneStatus};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
@@ -144,14 +144,23 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
         run.normal("Cloned", format!("copied {}", drives.join(", ")))
             .await;
     }
-    match run.obj.spec.attach {
-        Attach::None => {}
-        Attach::Unused => attach_unused(&mut run).await?,
-        Attach::NewVm => {
-            if let Step::Wait(w) = attach_new_vm(&mut run, &node).await? {
+    // The copies' names say whether they were planned for a new VM; an `attach` edited since cannot turn copies
+    // of one kind into the other.
+    match (run.obj.spec.attach, run.planned_new_vmid()) {
+        (_, Some(new_vmid)) => {
+            if let Step::Wait(w) = attach_new_vm(&mut run, &node, new_vmid).await? {
                 return waiting(&mut run, w).await;
             }
         }
+        (Attach::NewVm, None) => {
+            return Err(Error::Precondition(
+                "attach was changed to NewVm after the copies were made for the source VM: create a new \
+                 VmDiskClone"
+                    .into(),
+            ))
+        }
+        (Attach::Unused, None) => attach_unused(&mut run).await?,
+        (Attach::None, None) => {}
     }
     finish(&mut run).await?;
     Ok(Action::requeue(run.ctx.settings.resync))
@@ -199,6 +208,9 @@ pub(super) async fn record_new_vm(run: &mut Run, new_vmid: u32) -> Result<(), Er
 async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
     let vmid = run.vmid();
     let config = run.config().await?;
+    // Scope first: nothing below changes anything, but a VM outside the scope is not even planned for.
+    run.grant
+        .vm(vmid, config.values.get("tags").map(String::as_str))?;
     let node = run.node().await?;
     let wanted = storages_of(&config.values, run.obj.spec.disks.as_deref());
     let mut found = storages::resolve(run, &wanted, false).await?;
@@ -222,6 +234,7 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
                 .new_vm
                 .as_ref()
                 .ok_or_else(|| Error::InvalidSpec("attach NewVm needs newVm".into()))?;
+            run.grant.new_vm(new.vmid)?;
             if run.pve.find_vm(new.vmid).await?.is_some() {
                 return Err(Error::Precondition(format!(
                     "VM id {} (newVm.vmid) is already in use: choose a free id",
@@ -233,6 +246,18 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
         _ => None,
     };
     let copies = plan::plan_copies(vmid, &run.hash(), &disks, new_vmid);
+    // Every storage and volume the copies touch is checked before the first change (a directory for a new VM).
+    for c in &copies {
+        let b = &backings[&c.source.storage];
+        run.grant.storage(&c.source.storage)?;
+        let (_, grant) = run.ontap_granted(&b.ontap_cluster).await?;
+        grant.volume(&b.svm, &b.volume, || {
+            format!(
+                "the ONTAP volume behind Proxmox storage {:?}",
+                c.source.storage
+            )
+        })?;
+    }
     let mut planned = Vec::new();
     for c in &copies {
         let b = &backings[&c.source.storage];
@@ -457,13 +482,20 @@ async fn refresh_pending(run: &mut Run) -> Result<(), Error> {
 
 /// Creates the new VM with the source's config (fresh MACs, own name) and the copies attached, and starts it if
 /// asked. The create and start tasks are awaited only briefly; a longer one is recorded and observed on requeue.
-async fn attach_new_vm(run: &mut Run, node: &str) -> Result<Step, Error> {
-    let new = run
-        .obj
-        .spec
-        .new_vm
-        .clone()
-        .ok_or_else(|| Error::InvalidSpec("attach NewVm needs newVm".into()))?;
+async fn attach_new_vm(run: &mut Run, node: &str, new_vmid: u32) -> Result<Step, Error> {
+    // The id is the planned one; name, node and start come from the spec (an edit there is harmless).
+    let new = match run.obj.spec.new_vm.clone() {
+        Some(n) => NewVmSpec {
+            vmid: new_vmid,
+            ..n
+        },
+        None => NewVmSpec {
+            vmid: new_vmid,
+            name: format!("copy-of-{}", run.vmid()),
+            node: None,
+            start: false,
+        },
+    };
     let target_node = new.node.clone().unwrap_or_else(|| node.to_owned());
     let volids = new_vm_volids(run, new.vmid);
     if run.status.new_vmid != Some(new.vmid) {
@@ -476,7 +508,11 @@ async fn attach_new_vm(run: &mut Run, node: &str) -> Result<Step, Error> {
             Some(loc) => {
                 // Created by us before a crash? Ours if it carries our name and our copies.
                 let cfg = run.pve.vm_config_merged(&loc.node, new.vmid).await?;
-                let ours = cfg.values.get("name") == Some(&new.name)
+                let marked = plan::description_marked(
+                    cfg.values.get("description").map(String::as_str),
+                    &run.marker().to_comment(),
+                );
+                let ours = marked
                     && volids
                         .iter()
                         .all(|(k, v)| cfg.values.get(k).map(|x| volume_of(x)) == Some(v.clone()));
@@ -496,6 +532,11 @@ async fn attach_new_vm(run: &mut Run, node: &str) -> Result<Step, Error> {
                     params.insert(drive.clone(), plan::attached_drive_value(&src, volid));
                 }
                 plan::fix_boot_order(&mut params);
+                let description = plan::marked_description(
+                    source.values.get("description").map(String::as_str),
+                    &run.marker().to_comment(),
+                );
+                params.insert("description".into(), description);
                 let upid = run
                     .pve
                     .create_vm(&target_node, new.vmid, params.into_iter().collect())
@@ -540,7 +581,7 @@ async fn attach_new_vm(run: &mut Run, node: &str) -> Result<Step, Error> {
     Ok(Step::Done)
 }
 
-async fn created(run: &Run, new: &crate::api::vm_disk_clone::NewVmSpec) {
+async fn created(run: &Run, new: &NewVmSpec) {
     run.normal(
         "VmCreated",
         format!("created VM {} ({}) with the copies", new.vmid, new.name),

@@ -75,8 +75,8 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
     match window::observe(&mut run, VmTaskStep::CreateVm).await {
         Ok(Some(Step::Wait(w))) => return Ok(wait_for_task(w)),
         Ok(Some(Step::Done)) => {
-            if let Some(new) = run.obj.spec.new_vm.clone() {
-                super::apply::record_new_vm(&mut run, new.vmid).await?;
+            if let Some(new_vmid) = run.planned_new_vmid() {
+                super::apply::record_new_vm(&mut run, new_vmid).await?;
             }
         }
         Ok(None) => {}
@@ -104,7 +104,7 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
     // What to undo follows what was recorded as made (and is verified against the backend), never the current
     // spec: `attach` and `newVm` may have been edited since.
     let mut kept: Vec<String> = Vec::new();
-    if run.status.new_vmid.is_some() {
+    if run.status.new_vmid.is_some() || run.planned_new_vmid().is_some() {
         if let Some(wait) = remove_new_vm(&mut run).await? {
             return Ok(wait);
         }
@@ -226,42 +226,51 @@ async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
 
 /// Destroys the VM we created once it is stopped; while it runs, waits with a condition saying why.
 async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
-    let Some(new_vmid) = run.status.new_vmid else {
-        return Ok(None);
-    };
-    let hash = run.hash();
     match window::observe(run, VmTaskStep::DestroyVm).await? {
         Some(Step::Wait(w)) => return Ok(Some(wait_for_task(w))),
         Some(Step::Done) => {
-            run.normal("VmDeleted", format!("deleted VM {}", new_vmid))
+            run.normal("VmDeleted", "deleted the VM this object created")
                 .await;
             return Ok(None);
         }
         None => {}
     }
+    // The VM the copies were made for (from their hash-named files) and the one status records: usually the
+    // same; each is removed only once proven ours.
+    let mut candidates: Vec<u32> = run.planned_new_vmid().into_iter().collect();
+    if let Some(v) = run.status.new_vmid.filter(|v| !candidates.contains(v)) {
+        candidates.push(v);
+    }
+    for new_vmid in candidates {
+        if let Some(wait) = remove_vm_if_ours(run, new_vmid).await? {
+            return Ok(Some(wait));
+        }
+    }
+    Ok(None)
+}
+
+/// Removes VM `new_vmid` if this object created it: its description ends with our marker, or its config
+/// references one of our copies (named with this object's hash). Anything else is kept with a Warning.
+async fn remove_vm_if_ours(run: &mut Run, new_vmid: u32) -> Result<Option<Cleanup>, Error> {
+    let hash = run.hash();
     let Some(loc) = run.pve.find_vm(new_vmid).await? else {
         return Ok(None);
     };
     let cfg = run.pve.vm_config_merged(&loc.node, new_vmid).await?;
-    // Ours only while it still carries one of our copies, named with this object's hash, under a recorded key.
-    let ours = run.status.disks.iter().any(|d| {
-        d.clone_volume_id
-            .as_deref()
-            .is_some_and(|v| naming::is_own_copy(v, &hash))
-            && d.config_key
-                .as_ref()
-                .and_then(|k| cfg.values.get(k))
-                .map(|v| plan::parse_drive(v).volume)
-                == d.clone_volume_id
-    });
-    if !ours {
-        // Someone replaced the VM under that id: never delete what we did not create.
+    let marked = plan::description_marked(
+        cfg.values.get("description").map(String::as_str),
+        &run.marker().to_comment(),
+    );
+    let holds_our_copy = cfg
+        .values
+        .iter()
+        .filter(|(k, _)| plan::is_disk_key(k) || k.starts_with("unused"))
+        .any(|(_, v)| naming::is_own_copy(&plan::parse_drive(v).volume, &hash));
+    if !(marked || holds_our_copy) {
+        // Someone replaced the VM under that id, or status was rewritten: never delete what we did not create.
         run.warning(
             "VmKept",
-            format!(
-                "VM {} no longer carries our copies; it is not deleted",
-                new_vmid
-            ),
+            format!("VM {new_vmid} was not created by this object (or no longer carries its copies); it is not deleted"),
         )
         .await;
         return Ok(None);
@@ -319,7 +328,7 @@ async fn delete_copies(run: &mut Run) -> Result<(), Error> {
             .await?;
         let uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
         client.delete_file(&uuid, &d.clone_path).await?;
-        if run.status.new_vmid.is_some() {
+        if run.status.new_vmid.is_some() || run.planned_new_vmid().is_some() {
             if let Some((dir, _)) = d.clone_path.rsplit_once('/') {
                 dirs.push((client.clone(), uuid.clone(), dir.to_owned()));
             }

@@ -332,6 +332,33 @@ pub fn free_unused_key(config: &BTreeMap<String, String>, taken: &[String]) -> O
 
 /// Config keys copied to a new VM: everything but disks, unused volumes, state, locks, identity and snapshots.
 /// Disks are added separately; NICs get their MAC removed so Proxmox generates fresh ones.
+/// Longest VM description Proxmox keeps (`description`, 8 KiB).
+const DESCRIPTION_MAX: usize = 8 * 1024;
+
+/// The description of a VM we create: the source's notes, then our ownership marker as the last line (cut to
+/// fit Proxmox's limit; the marker is never cut).
+pub fn marked_description(source: Option<&str>, marker: &str) -> String {
+    let notes = source.unwrap_or_default().trim_end();
+    let room = DESCRIPTION_MAX.saturating_sub(marker.len() + 1);
+    let mut cut = notes.len().min(room);
+    while !notes.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let notes = &notes[..cut];
+    if notes.is_empty() {
+        marker.to_owned()
+    } else {
+        format!("{notes}\n{marker}")
+    }
+}
+
+/// Whether a VM's description ends with `marker` (as [`marked_description`] writes it).
+pub fn description_marked(description: Option<&str>, marker: &str) -> bool {
+    description
+        .and_then(|d| d.trim_end().lines().last())
+        .is_some_and(|last| last.trim() == marker)
+}
+
 pub fn new_vm_config(source: &BTreeMap<String, String>, name: &str) -> BTreeMap<String, String> {
     const DROP: &[&str] = &[
         "digest",
@@ -613,6 +640,19 @@ mod tests {
         let mut dir = st("192.0.2.10", "/pve/a");
         dir.kind = "dir".into();
         assert!(resolve_storage(&dir, &lifs, &vols).is_none());
+    }
+
+    #[test]
+    fn descriptions_carry_the_marker_last() {
+        let m = "pveontap.io/owner=0123456789ab/u";
+        assert_eq!(marked_description(None, m), m);
+        let d = marked_description(Some("notes\n"), m);
+        assert_eq!(d, format!("notes\n{m}"));
+        assert!(description_marked(Some(&d), m));
+        assert!(!description_marked(Some(&format!("{m}\nmore")), m));
+        assert!(!description_marked(None, m));
+        let long = marked_description(Some(&"ü".repeat(9000)), m);
+        assert!(long.len() <= DESCRIPTION_MAX && description_marked(Some(&long), m));
     }
 
     #[test]

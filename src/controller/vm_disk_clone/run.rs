@@ -17,6 +17,7 @@ use crate::controller::naming;
 use crate::controller::object::Managed;
 use crate::controller::ports::{OntapClient, PveClient, VmConfig, VmState};
 use crate::controller::reconcile::api_for;
+use crate::controller::scope::{OntapGrant, ProxmoxGrant};
 use crate::controller::status::apply_status;
 use crate::metrics::VmDisturbance;
 
@@ -29,7 +30,9 @@ pub struct Run {
     pub namespace: String,
     pub pve_name: String,
     pub pve: PveClient,
-    ontaps: HashMap<String, OntapClient>,
+    /// What the ProxmoxCluster grants this namespace.
+    pub grant: ProxmoxGrant,
+    ontaps: HashMap<String, (OntapClient, OntapGrant)>,
     /// The VM's node as used in this reconcile, and whether it was remembered from an earlier one (then a
     /// "does not exist" answer means the VM moved, and it is looked up again).
     node: Option<String>,
@@ -47,7 +50,8 @@ impl Run {
     pub async fn new(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Self, Error> {
         let namespace = obj.namespace().unwrap_or_default();
         let pve_name = obj.spec.proxmox_cluster_ref.name.clone();
-        let (_, pve) = backends::proxmox_for(&ctx, &namespace, &pve_name).await?;
+        let (pc, pve) = backends::proxmox_for(&ctx, &namespace, &pve_name).await?;
+        let grant = ProxmoxGrant::of(&pc, &namespace);
         let status = obj.status_cloned();
         Ok(Self {
             api: api_for(&ctx, obj.as_ref()),
@@ -56,6 +60,7 @@ impl Run {
             namespace,
             pve_name,
             pve,
+            grant,
             ontaps: HashMap::new(),
             node: None,
             node_remembered: false,
@@ -207,14 +212,43 @@ impl Run {
         )
     }
 
+    /// The new VM the recorded copies were made for: the VM id in the names of this object's copies, when it is
+    /// not the source VM's. Read from the copies' names (which carry this object's hash), not from `spec.newVm`
+    /// (which may have been edited) nor from `status.newVmid` alone.
+    pub fn planned_new_vmid(&self) -> Option<u32> {
+        let hash = self.hash();
+        self.status
+            .disks
+            .iter()
+            .filter_map(|d| naming::copy_owner_vmid(&d.clone_path, &hash))
+            .find(|v| *v != self.vmid())
+    }
+
+    /// The marker written into the description of a VM this object creates.
+    pub fn marker(&self) -> naming::OwnerMarker {
+        naming::OwnerMarker {
+            cluster_id: self.ctx.settings.cluster_id.clone(),
+            kind: "VmDiskClone".into(),
+            namespace: self.namespace.clone(),
+            name: self.obj.name_any(),
+            uid: self.obj.uid().unwrap_or_default(),
+        }
+    }
+
     /// Client of an OntapCluster named in the plan (allow-list checked again: it may have changed).
     pub async fn ontap(&mut self, name: &str) -> Result<OntapClient, Error> {
+        Ok(self.ontap_granted(name).await?.0)
+    }
+
+    /// Like [`Run::ontap`], with what that OntapCluster grants this namespace.
+    pub async fn ontap_granted(&mut self, name: &str) -> Result<(OntapClient, OntapGrant), Error> {
         if let Some(c) = self.ontaps.get(name) {
             return Ok(c.clone());
         }
-        let (_, client) = backends::ontap_for(&self.ctx, &self.namespace, name).await?;
-        self.ontaps.insert(name.to_owned(), client.clone());
-        Ok(client)
+        let (oc, client) = backends::ontap_for(&self.ctx, &self.namespace, name).await?;
+        let entry = (client, OntapGrant::of(&oc, &self.namespace));
+        self.ontaps.insert(name.to_owned(), entry.clone());
+        Ok(entry)
     }
 
     /// Sets phase, Ready and message.

@@ -17,6 +17,7 @@ use super::object::Managed;
 use super::ports::{OntapClient, Progress, PveClient};
 use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
+use super::scope::{OntapGrant, ProxmoxGrant};
 use super::status::StatusWriter;
 use crate::api::common::{
     VmRestoreAction, ONTAP_SNAPSHOT_COMMENT_MAX, RESERVED_COMMENT_TEXT, USER_COMMENT_MAX,
@@ -49,6 +50,8 @@ struct Target {
     volume_uuid: String,
     /// Proxmox side, when named through a storage: (client, ProxmoxCluster name, storage id).
     pve: Option<(PveClient, String, String)>,
+    /// What the ProxmoxCluster grants this namespace, when named through a storage.
+    grant: Option<ProxmoxGrant>,
 }
 
 impl Target {
@@ -61,9 +64,15 @@ async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error> {
     let ns = obj.namespace().unwrap_or_default();
     let spec = &obj.spec;
     if let (Some(pref), Some(storage)) = (&spec.proxmox_cluster_ref, &spec.storage) {
-        let (_, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
+        let (pc, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
+        let grant = ProxmoxGrant::of(&pc, &ns);
+        grant.storage(storage)?;
         let r = resolve::storage(ctx, &ns, &pve, storage).await?;
+        r.grant.volume(&r.backing.svm, &r.backing.volume, || {
+            format!("the ONTAP volume behind Proxmox storage {storage:?}")
+        })?;
         return Ok(Target {
+            grant: Some(grant),
             ontap_cluster: r.backing.ontap_cluster,
             ontap: r.ontap,
             svm: r.backing.svm,
@@ -75,7 +84,10 @@ async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error> {
     let vref = spec.ontap_volume.as_ref().ok_or_else(|| {
         Error::InvalidSpec("set storage (with proxmoxClusterRef) or ontapVolume".into())
     })?;
-    let (_, ontap) = backends::ontap_for(ctx, &ns, &vref.ontap_cluster_ref.name).await?;
+    let (oc, ontap) = backends::ontap_for(ctx, &ns, &vref.ontap_cluster_ref.name).await?;
+    OntapGrant::of(&oc, &ns).volume(&vref.svm, &vref.name, || {
+        format!("ONTAP volume {:?} of SVM {:?}", vref.name, vref.svm)
+    })?;
     let vol = ontap
         .find_volume(&vref.svm, &vref.name)
         .await?
@@ -92,6 +104,7 @@ async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error> {
         volume: vol.name,
         volume_uuid: vol.uuid,
         pve: None,
+        grant: None,
     })
 }
 
@@ -106,7 +119,7 @@ fn marker(ctx: &Context, obj: &VolumeSnapshot) -> OwnerMarker {
 }
 
 /// Name of the snapshot this object manages.
-fn snapshot_name(ctx: &Context, obj: &VolumeSnapshot) -> String {
+pub(crate) fn snapshot_name(ctx: &Context, obj: &VolumeSnapshot) -> String {
     if let Some(n) = obj
         .spec
         .existing_snapshot_name
@@ -271,7 +284,7 @@ async fn apply_inner(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Acti
                 Some((pve, _, storage)),
                 SnapshotConsistency::FsFreeze | SnapshotConsistency::Suspend,
             ) => {
-                let vms = window::running_vms_on(pve, storage).await?;
+                let vms = window::running_vms_on(pve, storage, t.grant.as_ref()).await?;
                 if let Some(Outcome::Wait(msg, after)) =
                     window::open(&ctx, &obj, &mut w, &t, vms).await?
                 {

@@ -18,12 +18,14 @@ use kube::ResourceExt;
 
 use crate::api::common::{VmRestore, VmRestoreAction, VmTask, VmTaskStep};
 use crate::api::conditions::{self, CONSISTENCY};
+use crate::api::scope;
 use crate::api::volume_snapshot::{SnapshotConsistency, SnapshotWindow, WindowAbort, WindowVm};
 use crate::api::VolumeSnapshot;
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::locks::KeyedLocks;
 use crate::controller::ports::{PowerOp, Progress, PveClient};
+use crate::controller::scope::ProxmoxGrant;
 use crate::controller::vm_disk_clone::plan;
 use crate::controller::vm_power::{self, TASK_POLL};
 use crate::proxmox::ProxmoxError;
@@ -67,9 +69,15 @@ fn owner(obj: &VolumeSnapshot) -> String {
 /// VMs with a disk (or a pending disk, an unused volume, a state file) on `storage` whose QEMU process runs
 /// (running or paused: a VM paused by another object's window is claimed too, so it is not resumed while the
 /// snapshot is taken), in vmid order. One `/pending` read per VM gives both current and pending values.
-pub async fn running_vms_on(pve: &PveClient, storage: &str) -> Result<Vec<WindowVm>, Error> {
+/// Refused (nothing touched) when any of them lies outside the scope `grant` gives the namespace.
+pub async fn running_vms_on(
+    pve: &PveClient,
+    storage: &str,
+    grant: Option<&ProxmoxGrant>,
+) -> Result<Vec<WindowVm>, Error> {
     let prefix = format!("{storage}:");
     let mut out = Vec::new();
+    let mut outside = 0;
     for (vmid, node) in pve.vms().await? {
         let values = pve.vm_all_values(&node, vmid).await?;
         let uses = values.iter().any(|(k, v)| {
@@ -77,12 +85,25 @@ pub async fn running_vms_on(pve: &PveClient, storage: &str) -> Result<Vec<Window
                 && plan::parse_drive(v).volume.starts_with(&prefix)
         });
         if uses && pve.vm_state(&node, vmid).await?.status == "running" {
+            let tags = scope::parse_tags(
+                values
+                    .iter()
+                    .find(|(k, _)| k == "tags")
+                    .map(|(_, v)| v.as_str()),
+            );
+            if grant.is_some_and(|g| !g.covers_vm(vmid, &tags)) {
+                outside += 1;
+                continue;
+            }
             out.push(WindowVm {
                 vmid,
                 node,
                 already_quiet: false,
             });
         }
+    }
+    if let Some(g) = grant {
+        g.window(storage, outside)?;
     }
     out.sort_by_key(|v| v.vmid);
     Ok(out)
