@@ -7,15 +7,6 @@ use controller_support::*;
 use pve_ontap_controller::api::{FlexCloneMount, OntapCluster, Phase, VmDiskClone, VolumeSnapshot};
 use serde_json::{json, Value};
 
-fn snapshot_names(inv: &Value, vol: &str) -> Vec<String> {
-    volume(inv, vol).unwrap()["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 fn storage_ids(inv: &Value) -> Vec<String> {
     let mut ids: Vec<String> = inv["pve"]["storages"]
         .as_array()
@@ -38,31 +29,6 @@ fn volume_names(inv: &Value) -> Vec<String> {
     names
 }
 
-/// A snapshot made on ONTAP by someone else (an administrator, a schedule, Trident), as the REST API makes it.
-async fn foreign_snapshot(h: &Harness, name: &str) {
-    let inv = h.inventory().await;
-    let uuid = volume(&inv, "pve_images").unwrap()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let resp = h
-        .http
-        .post(format!(
-            "{}/api/storage/volumes/{uuid}/snapshots?return_timeout=30",
-            h.sim.ontap_url()
-        ))
-        .basic_auth("admin", Some("netapp123"))
-        .json(&json!({ "name": name, "comment": "made by the storage team" }))
-        .send()
-        .await
-        .expect("ONTAP request");
-    assert!(resp.status().is_success(), "{}", resp.status());
-    h.wait_inventory("the foreign snapshot", |inv| {
-        snapshot_names(inv, "pve_images").iter().any(|n| n == name)
-    })
-    .await;
-}
-
 fn adopt(name: &str, pve: &str, snapshot: &str) -> Value {
     manifest(
         "VolumeSnapshot",
@@ -79,7 +45,7 @@ fn adopt(name: &str, pve: &str, snapshot: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adopted_snapshot_is_never_deleted_without_the_backends_consent() {
     let h = Harness::start("own-adopt").await;
-    foreign_snapshot(&h, "storage_team_daily").await;
+    h.foreign_snapshot("pve_images", "storage_team_daily").await;
     h.create::<VolumeSnapshot>(adopt("adopt", &h.pve_name, "storage_team_daily"))
         .await;
     let obj = h.wait_ready::<VolumeSnapshot>("adopt").await;
@@ -111,7 +77,7 @@ async fn adopted_snapshot_is_never_deleted_without_the_backends_consent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adopted_snapshot_is_deleted_where_the_backend_opts_in() {
     let h = Harness::start("own-adopt-optin").await;
-    foreign_snapshot(&h, "old_manual").await;
+    h.foreign_snapshot("pve_images", "old_manual").await;
     let ocs: kube::Api<OntapCluster> = kube::Api::all(h.admin.clone());
     ocs.patch(
         &h.ontap_name,

@@ -886,54 +886,6 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// A snapshot made by someone else directly through ONTAP's REST API.
-async fn foreign_snapshot(h: &Harness, volume_name: &str, name: &str) -> String {
-    let inv = h.inventory().await;
-    let uuid = volume(&inv, volume_name).unwrap()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let resp = h
-        .http
-        .post(format!(
-            "{}/api/storage/volumes/{uuid}/snapshots?return_timeout=30",
-            h.sim.ontap_url()
-        ))
-        .basic_auth("admin", Some("netapp123"))
-        .json(&json!({ "name": name, "comment": "made by someone else" }))
-        .send()
-        .await
-        .expect("ONTAP request");
-    assert!(resp.status().is_success(), "{}", resp.status());
-    let inv = h
-        .wait_inventory("the foreign snapshot", |inv| {
-            volume(inv, volume_name).unwrap()["snapshots"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s["name"] == name)
-        })
-        .await;
-    volume(&inv, volume_name).unwrap()["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn snapshot_names(inv: &Value, vol: &str) -> Vec<String> {
-    volume(inv, vol).unwrap()["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 /// Writes `status` into the object's status as the tenant (the `*/status` rights item 6 is about).
 async fn tamper(s: &Suite, kind: &str, name: &str, status: Value) -> Result<(), String> {
     s.dynamic(kind)
@@ -1141,8 +1093,8 @@ fn diff(a: &Value, b: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_inputs_change_nothing() {
     let mut s = setup().await;
-    foreign_snapshot(&s.h, "pve_backup", "other-tenant").await;
-    let foreign_uuid = foreign_snapshot(&s.h, "pve_images", "storage-team").await;
+    s.h.foreign_snapshot("pve_backup", "other-tenant").await;
+    let foreign_uuid = s.h.foreign_snapshot("pve_images", "storage-team").await;
 
     let inv_before = fingerprint(&s.h.inventory().await);
     let stats_before = s.h.sim_stats().await;

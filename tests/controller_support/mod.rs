@@ -351,6 +351,42 @@ impl Harness {
         assert!(resp.status().is_success());
     }
 
+    /// A snapshot made by someone else (an administrator, a schedule, Trident) directly through ONTAP's REST API,
+    /// on volume `volume`; returns its uuid once the inventory shows it.
+    pub async fn foreign_snapshot(&self, volume_name: &str, name: &str) -> String {
+        let inv = self.inventory().await;
+        let uuid = volume(&inv, volume_name).unwrap()["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let resp = self
+            .http
+            .post(format!(
+                "{}/api/storage/volumes/{uuid}/snapshots?return_timeout=30",
+                self.sim.ontap_url()
+            ))
+            .basic_auth("admin", Some("netapp123"))
+            .json(&json!({ "name": name, "comment": "made by someone else" }))
+            .send()
+            .await
+            .expect("ONTAP request");
+        assert!(resp.status().is_success(), "{}", resp.status());
+        let inv = self
+            .wait_inventory("the foreign snapshot", |inv| {
+                snapshot_names(inv, volume_name).iter().any(|n| n == name)
+            })
+            .await;
+        volume(&inv, volume_name).unwrap()["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// JSON merge patch of an object's spec (`{"spec": ...}`); returns the patched object.
     pub async fn patch_spec<K: Namespaced>(&self, name: &str, spec: Value) -> K {
         self.api::<K>()
@@ -550,6 +586,16 @@ pub fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
         .unwrap()
         .iter()
         .find(|v| v["name"] == name)
+}
+
+/// Names of the snapshots of an ONTAP volume in the inventory.
+pub fn snapshot_names(inv: &Value, vol: &str) -> Vec<String> {
+    volume(inv, vol).unwrap_or_else(|| panic!("no volume {vol}"))["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// A Proxmox storage of the inventory, by id.
