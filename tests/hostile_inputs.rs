@@ -12,7 +12,6 @@
 
 mod controller_support;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use controller_support::*;
@@ -94,47 +93,6 @@ fn world() -> pve_ontap_sim::Scenario {
         vms.push(vm);
     }
     serde_json::from_value(s).expect("scenario")
-}
-
-/// What the inventory must keep: storages, VMs (state and config) and volumes (snapshots, files, clones).
-fn fingerprint(inv: &Value) -> Value {
-    let vms: BTreeMap<String, Value> = inv["pve"]["vms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["vmid"].to_string(),
-                json!([
-                    v["status"],
-                    v["qmpstatus"],
-                    v["frozen"],
-                    v["config"],
-                    v["pending"],
-                    v["pending_delete"]
-                ]),
-            )
-        })
-        .collect();
-    let volumes: BTreeMap<String, Value> = inv["ontap"]["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let snaps: Vec<Value> = v["snapshots"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| json!([s["name"], s["comment"]]))
-                .collect();
-            let name = v["name"].as_str().unwrap();
-            (
-                name.to_owned(),
-                json!([v["nas_path"], v["comment"], snaps, volume_files(inv, name)]),
-            )
-        })
-        .collect();
-    json!({ "storages": inv["pve"]["storages"], "vms": vms, "volumes": volumes })
 }
 
 struct Row {

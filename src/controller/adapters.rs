@@ -244,12 +244,16 @@ impl Pve for ProxmoxAdapter {
     }
 
     fn storage<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<PveStorage>>> {
+        // From the listing, not `GET /storage/{id}`: that one needs `Datastore.Allocate`, the listing only
+        // `Datastore.Audit`, so a controller that adds no storages needs no right to change them.
         async move {
-            match self.api.storage(id).await {
-                Ok(s) => Ok(Some(pve_storage(s))),
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(e.into()),
-            }
+            Ok(self
+                .api
+                .storages()
+                .await?
+                .into_iter()
+                .find(|s| s.storage == id)
+                .map(pve_storage))
         }
         .boxed()
     }

@@ -124,7 +124,8 @@ pub trait Pve: Send + Sync {
     /// `DELETE /nodes/{node}/qemu/{vmid}`; returns the UPID.
     fn destroy_vm<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<String>>;
     fn storages(&self) -> BoxFuture<'_, Result<Vec<PveStorage>>>;
-    /// One storage; `None` when it does not exist.
+    /// One storage, from the listing (`GET /storage` needs only `Datastore.Audit`); `None` when it does not exist
+    /// or is not visible to the account.
     fn storage<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<PveStorage>>>;
     fn create_nfs_storage<'a>(&'a self, spec: NewNfsStorage) -> BoxFuture<'a, Result<()>>;
     /// Removes a storage definition; a missing one counts as done.

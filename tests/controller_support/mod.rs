@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -131,6 +132,10 @@ pub struct Options {
     /// controller starts.
     pub pve_spec: Option<Value>,
     pub ontap_spec: Option<Value>,
+    /// The controller's Proxmox API token (`USER@REALM!ID=SECRET`); default [`PVE_TOKEN`] (root).
+    pub pve_token: Option<String>,
+    /// The controller's ONTAP login; default `admin`.
+    pub ontap_login: Option<(String, String)>,
 }
 
 impl Harness {
@@ -182,11 +187,17 @@ impl Harness {
         let ontap_secret = format!("{ns}-ontap-credentials");
         let ca_secret = format!("{ns}-sim-ca");
         for (name, data) in [
-            (pve_secret.as_str(), json!({ "token": PVE_TOKEN })),
             (
-                ontap_secret.as_str(),
-                json!({ "username": "admin", "password": "netapp123" }),
+                pve_secret.as_str(),
+                json!({ "token": opts.pve_token.clone().unwrap_or_else(|| PVE_TOKEN.into()) }),
             ),
+            (ontap_secret.as_str(), {
+                let (u, p) = opts
+                    .ontap_login
+                    .clone()
+                    .unwrap_or_else(|| ("admin".into(), "netapp123".into()));
+                json!({ "username": u, "password": p })
+            }),
             (ca_secret.as_str(), json!({ "ca.crt": sim.ca_pem() })),
         ] {
             let secret: Secret = serde_json::from_value(json!({
@@ -586,6 +597,47 @@ pub fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
         .unwrap()
         .iter()
         .find(|v| v["name"] == name)
+}
+
+/// What the inventory must keep: storages, VMs (state and config) and volumes (snapshots, files, clones).
+pub fn fingerprint(inv: &Value) -> Value {
+    let vms: BTreeMap<String, Value> = inv["pve"]["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["vmid"].to_string(),
+                json!([
+                    v["status"],
+                    v["qmpstatus"],
+                    v["frozen"],
+                    v["config"],
+                    v["pending"],
+                    v["pending_delete"]
+                ]),
+            )
+        })
+        .collect();
+    let volumes: BTreeMap<String, Value> = inv["ontap"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let snaps: Vec<Value> = v["snapshots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| json!([s["name"], s["comment"]]))
+                .collect();
+            let name = v["name"].as_str().unwrap();
+            (
+                name.to_owned(),
+                json!([v["nas_path"], v["comment"], snaps, volume_files(inv, name)]),
+            )
+        })
+        .collect();
+    json!({ "storages": inv["pve"]["storages"], "vms": vms, "volumes": volumes })
 }
 
 /// Names of the snapshots of an ONTAP volume in the inventory.

@@ -22,6 +22,7 @@ pub mod files;
 pub mod fs;
 pub mod jobs;
 pub mod query;
+pub mod roles;
 pub mod scenario;
 pub mod snapshots;
 pub mod state;
@@ -141,7 +142,18 @@ async fn basic_auth(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Re
         });
     if let Some(role) = role {
         let read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        if role == "readonly" && !read {
+        let permitted = match role.as_str() {
+            "admin" => true,
+            "readonly" => read,
+            name => sim.read(|w| {
+                w.ontap
+                    .rest_roles
+                    .iter()
+                    .find(|r| r.name == name)
+                    .is_some_and(|r| roles::allows(r, req.method(), req.uri().path()))
+            }),
+        };
+        if !permitted {
             return OntapError::new(
                 403,
                 codes::NOT_AUTHORIZED,

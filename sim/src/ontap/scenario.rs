@@ -12,6 +12,9 @@ pub struct OntapScenario {
     /// Accounts accepted by HTTP basic auth.
     #[serde(default = "default_users")]
     pub users: Vec<UserSpec>,
+    /// REST roles users may name as `role` (`security login rest-role`), besides `admin` and `readonly`.
+    #[serde(default)]
+    pub rest_roles: Vec<super::roles::RestRole>,
     /// How long deleted volumes stay in the volume recovery queue (ONTAP's default is 12 hours).
     #[serde(default = "default_retention")]
     pub volume_recovery_retention_hours: u64,
@@ -29,6 +32,7 @@ impl Default for OntapScenario {
         OntapScenario {
             cluster: ClusterSpec::default(),
             users: default_users(),
+            rest_roles: Vec::new(),
             volume_recovery_retention_hours: default_retention(),
             aggregates: default_aggregates(),
             svms: Vec::new(),
@@ -87,7 +91,8 @@ fn default_version() -> String {
 pub struct UserSpec {
     pub username: String,
     pub password: String,
-    /// `admin` (everything) or `readonly` (GET only; other methods get 403, code 6).
+    /// `admin` (everything), `readonly` (GET only) or the name of one of `rest_roles`; refused requests get
+    /// 403, code 6.
     #[serde(default = "default_role")]
     pub role: String,
 }

@@ -26,6 +26,8 @@ pub fn new_uuid() -> String {
 pub struct Ontap {
     pub cluster: Cluster,
     pub users: Vec<User>,
+    #[serde(default)]
+    pub rest_roles: Vec<super::roles::RestRole>,
     pub recovery_retention_hours: u64,
     pub aggregates: Vec<Aggregate>,
     pub svms: Vec<Svm>,
@@ -263,13 +265,13 @@ impl Volume {
 
 impl Ontap {
     pub fn from_scenario(sc: &OntapScenario) -> Result<Ontap, String> {
-        if let Some(u) = sc
-            .users
-            .iter()
-            .find(|u| u.role != "admin" && u.role != "readonly")
-        {
+        if let Some(u) = sc.users.iter().find(|u| {
+            u.role != "admin"
+                && u.role != "readonly"
+                && !sc.rest_roles.iter().any(|r| r.name == u.role)
+        }) {
             return Err(format!(
-                "user {}: role must be admin or readonly, not {}",
+                "user {}: role must be admin, readonly or one of rest_roles, not {}",
                 u.username, u.role
             ));
         }
@@ -302,6 +304,7 @@ impl Ontap {
                     role: u.role.clone(),
                 })
                 .collect(),
+            rest_roles: sc.rest_roles.clone(),
             recovery_retention_hours: sc.volume_recovery_retention_hours,
             aggregates,
             svms: Vec::new(),

@@ -1,0 +1,196 @@
+//! The least-privilege accounts the README documents, used as they are written there: the Proxmox role's
+//! privileges and the ONTAP REST role's tuples are read from README.md, given to a Proxmox API token and an ONTAP
+//! login in the simulator (whose permission checks follow the documented APIs), and every kind runs end to end
+//! under them. A privilege the controller needs but the README forgets fails here, not at a customer.
+
+mod controller_support;
+
+use controller_support::*;
+use pve_ontap_controller::api::{FlexCloneMount, Phase, VmDiskClone, VolumeSnapshot};
+use serde_json::{json, Value};
+
+const TOKEN_SECRET: &str = "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+const ONTAP_PASSWORD: &str = "least-privilege-1";
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
+}
+
+/// The privileges of `pveum role add PVEOntapController -privs "..."` in the README.
+fn readme_pve_privileges() -> Vec<String> {
+    let text = readme();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("pveum role add PVEOntapController -privs")
+        })
+        .expect("the README documents the Proxmox role");
+    let privs = line.split('"').nth(1).expect("quoted privileges");
+    privs.split(',').map(|p| p.trim().to_owned()).collect()
+}
+
+/// The `(api, access)` tuples of the README's `security login rest-role create` lines.
+fn readme_ontap_tuples() -> Vec<(String, String)> {
+    readme()
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .starts_with("security login rest-role create")
+        })
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let after = |flag: &str| {
+                let i = words.iter().position(|w| *w == flag).expect(flag);
+                words[i + 1].to_owned()
+            };
+            (after("-api"), after("-access"))
+        })
+        .collect()
+}
+
+/// The default world with the README's accounts: `k8s@pve!controller` and ONTAP login `pveontap`.
+fn world(privileges: &[String], tuples: &[(String, String)]) -> pve_ontap_sim::Scenario {
+    let mut s = serde_json::to_value(pve_ontap_sim::Scenario::default_scenario()).unwrap();
+    s["pve"]["users"].as_array_mut().unwrap().push(json!({
+        "userid": "k8s@pve",
+        "acl": [{ "path": "/", "privileges": privileges }],
+        "tokens": [{ "id": "controller", "secret": TOKEN_SECRET, "privsep": false }],
+    }));
+    s["ontap"]["users"].as_array_mut().unwrap().push(json!({
+        "username": "pveontap", "password": ONTAP_PASSWORD, "role": "pveontap",
+    }));
+    s["ontap"]["rest_roles"] = json!([{
+        "name": "pveontap",
+        "privileges": tuples.iter().map(|(p, a)| json!({ "path": p, "access": a })).collect::<Vec<Value>>(),
+    }]);
+    serde_json::from_value(s).expect("scenario")
+}
+
+async fn start(prefix: &str, privileges: &[String], tuples: &[(String, String)]) -> Harness {
+    Harness::start_with(
+        prefix,
+        Options {
+            scenario: Some(world(privileges, tuples)),
+            pve_token: Some(format!("k8s@pve!controller={TOKEN_SECRET}")),
+            ontap_login: Some(("pveontap".into(), ONTAP_PASSWORD.into())),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Every kind, in the modes that need the most rights, under exactly the README's accounts; afterwards the
+/// world is as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_runs_under_the_documented_roles() {
+    let privileges = readme_pve_privileges();
+    let tuples = readme_ontap_tuples();
+    assert!(
+        privileges.len() >= 5 && tuples.len() >= 5,
+        "{privileges:?} {tuples:?}"
+    );
+    let h = start("least-priv", &privileges, &tuples).await;
+    let before = fingerprint(&h.inventory().await);
+
+    h.create::<VmDiskClone>(vdc(
+        "frozen",
+        &h.pve_name,
+        json!({ "consistency": "FsFreeze" }),
+    ))
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "paused-copy",
+        &h.pve_name,
+        json!({ "consistency": "Suspend", "attach": "NewVm", "newVm": { "vmid": 150, "name": "copy" } }),
+    ))
+    .await;
+    h.create::<VmDiskClone>(vdc(
+        "stopped",
+        &h.pve_name,
+        json!({ "vmid": 101, "consistency": "Shutdown", "attach": "None" }),
+    ))
+    .await;
+    h.create::<VolumeSnapshot>(manifest(
+        "VolumeSnapshot",
+        "snap",
+        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01", "consistency": "Suspend" }),
+    ))
+    .await;
+    for name in ["frozen", "paused-copy", "stopped"] {
+        h.wait_ready::<VmDiskClone>(name).await;
+    }
+    h.wait_ready::<VolumeSnapshot>("snap").await;
+    h.create::<FlexCloneMount>(manifest(
+        "FlexCloneMount",
+        "mnt",
+        json!({ "volumeSnapshotRef": { "name": "snap" } }),
+    ))
+    .await;
+    h.wait_ready::<FlexCloneMount>("mnt").await;
+
+    h.delete_and_wait::<FlexCloneMount>("mnt").await;
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    for name in ["frozen", "paused-copy", "stopped"] {
+        h.delete_and_wait::<VmDiskClone>(name).await;
+    }
+    let inv = h.inventory().await;
+    assert_eq!(
+        fingerprint(&inv),
+        before,
+        "everything made under the documented roles was removed under them"
+    );
+    assert!(
+        inv["ontap"]["recovery_queue"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "the FlexClone was purged from the recovery queue: {}",
+        inv["ontap"]["recovery_queue"]
+    );
+    h.finish().await;
+}
+
+/// The roles are not wider than needed for the checks above to mean something: without one documented
+/// privilege the operation that needs it fails with a message naming it, and nothing is left half-made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_privilege_fails_clearly() {
+    let privileges: Vec<String> = readme_pve_privileges()
+        .into_iter()
+        .filter(|p| p != "Datastore.Allocate")
+        .collect();
+    let h = start("least-priv-minus", &privileges, &readme_ontap_tuples()).await;
+    h.create::<VolumeSnapshot>(manifest(
+        "VolumeSnapshot",
+        "snap",
+        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01" }),
+    ))
+    .await;
+    h.wait_ready::<VolumeSnapshot>("snap").await;
+    let before = fingerprint(&h.inventory().await);
+    h.create::<FlexCloneMount>(manifest(
+        "FlexCloneMount",
+        "mnt",
+        json!({ "volumeSnapshotRef": { "name": "snap" } }),
+    ))
+    .await;
+    let obj = h.wait_phase::<FlexCloneMount>("mnt", Phase::Failed).await;
+    let ready = conditions_of(&obj)
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason, "ProxmoxForbidden", "{ready:?}");
+    assert!(
+        ready.message.contains("Datastore.Allocate"),
+        "{}",
+        ready.message
+    );
+    h.delete_and_wait::<FlexCloneMount>("mnt").await;
+    assert_eq!(
+        fingerprint(&h.inventory().await),
+        before,
+        "the FlexClone made before the refusal was removed with the object"
+    );
+    h.delete_and_wait::<VolumeSnapshot>("snap").await;
+    h.finish().await;
+}
