@@ -103,12 +103,14 @@ if ! wait_until "the simulator" 60 "$sim_pid" grep -q "pve-ontap-sim ready" "$lo
   die "the simulator did not start (log: .dev/logs/sim.log); scripts/dev-down.sh stops the rest"
 fi
 
-# 3. Controller under the chart's ServiceAccount and RBAC, exactly as `helm install` would grant them.
+# 3. Controller under the chart's ServiceAccount and RBAC, exactly as `helm install` would grant them, with the
+#    chart's admission policy confining backend Secret references to the controller's namespace.
 if [ -z "$controller_problem" ]; then
   kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   rbac=$(helm template "$release" "$root/charts/pve-ontap-controller" --namespace "$namespace" \
     --kube-version "$KUBE_VERSION" --show-only templates/serviceaccount.yaml --show-only templates/clusterrole.yaml \
-    --show-only templates/clusterrolebinding.yaml --show-only templates/role.yaml --show-only templates/rolebinding.yaml)
+    --show-only templates/clusterrolebinding.yaml --show-only templates/role.yaml --show-only templates/rolebinding.yaml \
+    --show-only templates/admissionpolicy.yaml)
   sa=$(echo "$rbac" | kubectl apply -f - -o name | sed -n 's|^serviceaccount/||p')
   token=$(kubectl -n "$namespace" create token "$sa" --duration=24h)
   ca_data=$(kubectl config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
