@@ -13,6 +13,7 @@ use kube::ResourceExt;
 use tracing::instrument;
 
 use super::backends;
+use super::backends::{OntapGrant, ProxmoxGrant};
 use super::context::Context;
 use super::error::Error;
 use super::locks::KeyedLocks;
@@ -22,7 +23,6 @@ use super::ports::{
 };
 use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
-use super::scope::{OntapGrant, ProxmoxGrant};
 use super::status::StatusWriter;
 use super::vm_disk_clone::plan;
 use crate::api::common::{junction_allowed, nfs_options_allowed};
@@ -166,7 +166,13 @@ async fn source(ctx: &Context, obj: &FlexCloneMount) -> Result<Source, Error> {
         .ok_or_else(|| Error::InvalidSpec("set volumeSnapshotRef or source".into()))?;
     let (pc, pve) = backends::proxmox_for(ctx, &ns, &src.proxmox_cluster_ref.name).await?;
     ProxmoxGrant::of(&pc, &ns).storage(&src.storage)?;
-    let r = resolve::storage(ctx, &ns, &pve, &src.storage).await?;
+    let lookup = resolve::Lookup {
+        ctx,
+        namespace: &ns,
+        pve_name: &src.proxmox_cluster_ref.name,
+        pve: &pve,
+    };
+    let r = resolve::storage(&lookup, &src.storage).await?;
     r.grant.volume(&r.backing.svm, &r.backing.volume, || {
         format!("the ONTAP volume behind Proxmox storage {:?}", src.storage)
     })?;

@@ -158,16 +158,16 @@ pub async fn run(
         conc.backends,
         ctx.clone(),
         shutdown.clone(),
-        backends::reconcile_proxmox,
-        backends::error_policy::<ProxmoxCluster>,
+        super::proxmox_cluster::reconcile,
+        backends::probe::error_policy::<ProxmoxCluster>,
     ));
     tasks.push(run_controller(
         Api::<OntapCluster>::all(client.clone()),
         conc.backends,
         ctx.clone(),
         shutdown.clone(),
-        backends::reconcile_ontap,
-        backends::error_policy::<OntapCluster>,
+        super::ontap_cluster::reconcile,
+        backends::probe::error_policy::<OntapCluster>,
     ));
     for api in namespaced_apis::<VmDiskClone>(&client, &ctx.settings.namespaces) {
         tasks.push(run_controller(

@@ -17,7 +17,7 @@ use super::error::{OntapError, OntapResult};
 use super::query::{collection, FieldSel, QueryParams, Schema};
 use super::scenario::OntapTimings;
 use super::state::{new_uuid, Ontap};
-use super::{file_clone, snapshots, volumes};
+use super::{file_clone, snapshots, volume_create, volumes};
 use crate::world::Sim;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ impl JobState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobOp {
-    VolumeCreate(volumes::CreateOp),
+    VolumeCreate(volume_create::CreateOp),
     VolumePatch(volumes::PatchOp),
     VolumeDelete(volumes::DeleteOp),
     SnapshotCreate(snapshots::CreateOp),

@@ -26,6 +26,8 @@ pub mod roles;
 pub mod scenario;
 pub mod snapshots;
 pub mod state;
+mod volume_clone;
+pub mod volume_create;
 pub mod volumes;
 
 use error::{codes, OntapError};
@@ -53,7 +55,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )
         .route(
             "/api/storage/volumes",
-            get(volumes::get_collection).post(volumes::post),
+            get(volumes::get_collection).post(volume_create::post),
         )
         .route(
             "/api/storage/volumes/{uuid}",

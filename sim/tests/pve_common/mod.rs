@@ -313,3 +313,8 @@ impl PveSim {
             .collect()
     }
 }
+
+/// Form-encodes `s` for a path segment (UPIDs and volume ids hold `:` and `/`).
+pub fn urlenc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

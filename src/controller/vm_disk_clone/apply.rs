@@ -18,8 +18,8 @@ use crate::proxmox::ProxmoxError;
 
 use super::plan::{self, PlanError};
 use super::run::Run;
-use super::storages;
 use super::window::{self, Step};
+use crate::controller::resolve;
 
 /// How soon to look again while ONTAP jobs run.
 const JOB_POLL: Duration = Duration::from_secs(3);
@@ -213,13 +213,13 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
         .vm(vmid, config.values.get("tags").map(String::as_str))?;
     let node = run.node().await?;
     let wanted = storages_of(&config.values, run.obj.spec.disks.as_deref());
-    let mut found = storages::resolve(run, &wanted, false).await?;
+    let mut found = resolve::backings(&run.lookup(), &wanted, false).await?;
     let mut disks = plan::select_disks(vmid, &config.values, run.obj.spec.disks.as_deref(), |s| {
         found.by_storage.contains_key(s)
     });
     if disks.is_err() && found.remembered {
         // Remembered answers may be out of date: ask the backends before reporting anything.
-        found = storages::resolve(run, &wanted, true).await?;
+        found = resolve::backings(&run.lookup(), &wanted, true).await?;
         disks = plan::select_disks(vmid, &config.values, run.obj.spec.disks.as_deref(), |s| {
             found.by_storage.contains_key(s)
         });

@@ -9,7 +9,6 @@ mod apply;
 mod cleanup;
 pub mod plan;
 mod run;
-mod storages;
 mod window;
 
 use std::sync::Arc;

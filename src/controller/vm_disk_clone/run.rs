@@ -11,13 +11,13 @@ use crate::api::conditions;
 use crate::api::vm_disk_clone::VmConsistency;
 use crate::api::{Phase, VmDiskClone, VmDiskCloneStatus};
 use crate::controller::backends;
+use crate::controller::backends::{OntapGrant, ProxmoxGrant};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::naming;
 use crate::controller::object::Managed;
 use crate::controller::ports::{OntapClient, PveClient, VmConfig, VmState};
 use crate::controller::reconcile::api_for;
-use crate::controller::scope::{OntapGrant, ProxmoxGrant};
 use crate::controller::status::apply_status;
 use crate::metrics::VmDisturbance;
 
@@ -194,6 +194,16 @@ impl Run {
                 pve.vm_state(&node, vmid).await
             }
             other => other,
+        }
+    }
+
+    /// Where this object's storages are resolved.
+    pub fn lookup(&self) -> crate::controller::resolve::Lookup<'_> {
+        crate::controller::resolve::Lookup {
+            ctx: &self.ctx,
+            namespace: &self.namespace,
+            pve_name: &self.pve_name,
+            pve: &self.pve,
         }
     }
 

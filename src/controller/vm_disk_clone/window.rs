@@ -242,7 +242,7 @@ pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
                 run.status.disks[i].cloned = true;
             } else {
                 if let Some(storage) = &d.storage {
-                    super::storages::forget(run, storage);
+                    crate::controller::resolve::forget(&run.lookup(), storage);
                 }
                 return Err(e);
             }

@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use tracing::instrument;
 
 use super::backends;
+use super::backends::{OntapGrant, ProxmoxGrant};
 use super::context::Context;
 use super::error::Error;
 use super::naming::{self, OwnerMarker};
@@ -17,7 +18,6 @@ use super::object::Managed;
 use super::ports::{OntapClient, Progress, PveClient};
 use super::reconcile::{apply_unless_settled, reconcile_namespaced, Cleanup};
 use super::resolve;
-use super::scope::{OntapGrant, ProxmoxGrant};
 use super::status::StatusWriter;
 use crate::api::common::{
     VmRestoreAction, ONTAP_SNAPSHOT_COMMENT_MAX, RESERVED_COMMENT_TEXT, USER_COMMENT_MAX,
@@ -67,7 +67,13 @@ async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error> {
         let (pc, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
         let grant = ProxmoxGrant::of(&pc, &ns);
         grant.storage(storage)?;
-        let r = resolve::storage(ctx, &ns, &pve, storage).await?;
+        let lookup = resolve::Lookup {
+            ctx,
+            namespace: &ns,
+            pve_name: &pref.name,
+            pve: &pve,
+        };
+        let r = resolve::storage(&lookup, storage).await?;
         r.grant.volume(&r.backing.svm, &r.backing.volume, || {
             format!("the ONTAP volume behind Proxmox storage {storage:?}")
         })?;

@@ -68,13 +68,6 @@ impl<T: ?Sized> ClientCache<T> {
         );
         Ok(client)
     }
-
-    pub fn remove(&self, name: &str) {
-        self.map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
-    }
 }
 
 #[cfg(test)]

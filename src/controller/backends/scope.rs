@@ -4,9 +4,9 @@
 
 use kube::ResourceExt;
 
-use super::error::Error;
 use crate::api::scope::{self, OntapScope, ProxmoxScope};
 use crate::api::{OntapCluster, ProxmoxCluster};
+use crate::controller::error::Error;
 
 /// The scopes of one ProxmoxCluster for one namespace.
 #[derive(Clone, Debug)]

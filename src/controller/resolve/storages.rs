@@ -1,7 +1,7 @@
-//! Which ONTAP volume serves each Proxmox storage a VM uses, asked as narrowly as the APIs allow: the storage
+//! Which ONTAP volume serves each Proxmox storage an object uses, asked as narrowly as the APIs allow: the storage
 //! definitions once, the data LIFs once per OntapCluster, then one filtered volume query per storage
 //! (`nas.path=<export>|<parent>|…`, `svm.name=<svm of the LIF>`) instead of a listing of every volume. Answers are
-//! remembered in [`crate::controller::context::BackendFacts`] for a short while; a cached answer that leads
+//! remembered in [`crate::controller::backends::BackendFacts`] for a short while; a cached answer that leads
 //! planning nowhere is asked again before anything is reported.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -12,15 +12,16 @@ use crate::controller::backends;
 use crate::controller::error::Error;
 use crate::controller::ports::{OntapClient, PveStorage};
 
-use super::plan::{self, Backing, DataLif, StorageInfo, VolumeInfo};
-use super::run::Run;
+use super::backing::{resolve_storage, Backing, DataLif, StorageInfo, VolumeInfo};
+use super::Lookup;
 
-/// The backings found, the OntapClusters this namespace may use whose client could not be built, and whether
-/// any answer came from memory rather than from the backends.
+/// The backings found, the OntapClusters this namespace may use whose client could not be built, whether any
+/// answer came from memory rather than from the backends, and the storage definitions looked at.
 pub struct Backings {
     pub by_storage: HashMap<String, Backing>,
     pub broken: Vec<String>,
     pub remembered: bool,
+    pub listed: Vec<PveStorage>,
 }
 
 /// `/a/b/c` → `["/a/b/c", "/a/b", "/a"]`: the junctions an export can lie under.
@@ -38,15 +39,20 @@ pub fn export_and_parents(export: &str) -> Vec<String> {
 }
 
 /// Resolves the storages `ids` (those the VM's disks live on). `fresh` ignores remembered answers.
-pub async fn resolve(run: &Run, ids: &BTreeSet<String>, fresh: bool) -> Result<Backings, Error> {
-    let ctx = run.ctx.clone();
-    let (ontaps, broken) = backends::ontaps_for(&ctx, &run.namespace).await?;
+pub async fn resolve(
+    run: &Lookup<'_>,
+    ids: &BTreeSet<String>,
+    fresh: bool,
+) -> Result<Backings, Error> {
+    let ctx = run.ctx;
+    let (ontaps, broken) = backends::ontaps_for(ctx, run.namespace).await?;
     let facts = &ctx.facts;
     let key = |id: &str| format!("{}/{id}", run.pve_name);
     let mut out = Backings {
         by_storage: HashMap::new(),
         broken,
         remembered: false,
+        listed: Vec::new(),
     };
     let mut missing = Vec::new();
     for id in ids {
@@ -68,17 +74,18 @@ pub async fn resolve(run: &Run, ids: &BTreeSet<String>, fresh: bool) -> Result<B
         return Ok(out);
     }
 
-    let storages: Vec<PveStorage> = match facts.storages.get(&run.pve_name).filter(|_| !fresh) {
+    let storages: Vec<PveStorage> = match facts.storages.get(run.pve_name).filter(|_| !fresh) {
         Some(s) => {
             out.remembered = true;
             s
         }
         None => {
             let s = run.pve.storages().await?;
-            facts.storages.put(run.pve_name.clone(), s.clone());
+            facts.storages.put(run.pve_name, s.clone());
             s
         }
     };
+    out.listed = storages.clone();
     // Every NFS storage is resolved while at it: one query per SVM answers for all of them, so the next VM on
     // another storage costs nothing (the answer grows with the storages, not with the volumes).
     let nfs: Vec<StorageInfo> = storages
@@ -132,7 +139,7 @@ pub async fn resolve(run: &Run, ids: &BTreeSet<String>, fresh: bool) -> Result<B
     }
     let mut listed = BTreeSet::new();
     for s in &nfs {
-        let mut backing = plan::resolve_storage(s, &lifs, &volumes);
+        let mut backing = resolve_storage(s, &lifs, &volumes);
         let wanted = missing.contains(&s.id);
         if backing.is_none() && wanted {
             // The filter found nothing although a LIF may serve the export (a path the query cannot express):
@@ -146,7 +153,7 @@ pub async fn resolve(run: &Run, ids: &BTreeSet<String>, fresh: bool) -> Result<B
                     collect(&mut volumes, &lif.ontap_cluster, client.volumes().await?);
                 }
             }
-            backing = plan::resolve_storage(s, &lifs, &volumes);
+            backing = resolve_storage(s, &lifs, &volumes);
         }
         if let Some(b) = backing {
             facts.backings.put(key(&s.id), b.clone());
@@ -177,7 +184,7 @@ fn collect(
 }
 
 /// Forgets what was learned about `storage` (a clone from it failed): the next plan asks again.
-pub fn forget(run: &Run, storage: &str) {
+pub fn forget(run: &Lookup<'_>, storage: &str) {
     run.ctx
         .facts
         .backings
@@ -197,7 +204,7 @@ fn client_of<'a>(
 
 /// The NFS data LIFs of every allowed OntapCluster.
 async fn serving_lifs(
-    run: &Run,
+    run: &Lookup<'_>,
     ontaps: &[(crate::api::OntapCluster, OntapClient)],
     fresh: bool,
     remembered: &mut bool,

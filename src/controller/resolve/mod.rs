@@ -1,0 +1,77 @@
+//! Proxmox NFS storage → ONTAP volume, for every kind: through the data LIFs and junction paths of the
+//! OntapClusters the namespace may use. `backing` is the pure matching, `storages` asks the backends as narrowly
+//! as their APIs allow and remembers the answers for a short while.
+
+mod backing;
+mod storages;
+
+use std::collections::BTreeSet;
+
+pub use backing::{resolve_storage, Backing, DataLif, StorageInfo, VolumeInfo};
+pub use storages::{export_and_parents, forget, resolve as backings, Backings};
+
+use super::backends::{self, OntapGrant};
+use super::context::Context;
+use super::error::Error;
+use super::ports::{OntapClient, PveClient, PveStorage};
+
+/// Where storages are looked up: the ProxmoxCluster (by name, for remembered answers, and its client) an object
+/// in `namespace` uses.
+pub struct Lookup<'a> {
+    pub ctx: &'a Context,
+    pub namespace: &'a str,
+    pub pve_name: &'a str,
+    pub pve: &'a PveClient,
+}
+
+/// A storage with the ONTAP volume behind it.
+pub struct Resolved {
+    pub storage: PveStorage,
+    pub backing: Backing,
+    pub ontap: OntapClient,
+    /// What the backing volume's OntapCluster grants the namespace.
+    pub grant: OntapGrant,
+}
+
+/// Resolves one Proxmox storage, asking the backends afresh. A storage that does not exist, is not NFS, or
+/// matches no volume is a clear permanent error (counting the OntapClusters that could not be used, never naming
+/// them).
+pub async fn storage(lookup: &Lookup<'_>, storage_id: &str) -> Result<Resolved, Error> {
+    let found = storages::resolve(lookup, &BTreeSet::from([storage_id.to_owned()]), true).await?;
+    let storage = found
+        .listed
+        .iter()
+        .find(|s| s.id == storage_id)
+        .cloned()
+        .ok_or_else(|| {
+            Error::Precondition(format!("Proxmox storage {storage_id:?} does not exist"))
+        })?;
+    if storage.kind != "nfs" {
+        return Err(Error::Precondition(format!(
+            "Proxmox storage {storage_id:?} is of type {:?}; only NFS storages served by ONTAP can be used",
+            storage.kind
+        )));
+    }
+    let Some(backing) = found.by_storage.get(storage_id).cloned() else {
+        let mut msg = format!(
+            "Proxmox storage {storage_id:?} ({}:{}) matches no data LIF and junction path of an OntapCluster",
+            storage.server.as_deref().unwrap_or("?"),
+            storage.export.as_deref().unwrap_or("?")
+        );
+        if !found.broken.is_empty() {
+            msg.push_str(&format!(
+                " this namespace may use ({} of them could not be used: see their status)",
+                found.broken.len()
+            ));
+        }
+        return Err(Error::Precondition(msg));
+    };
+    let (oc, ontap) =
+        backends::ontap_for(lookup.ctx, lookup.namespace, &backing.ontap_cluster).await?;
+    Ok(Resolved {
+        grant: OntapGrant::of(&oc, lookup.namespace),
+        storage,
+        backing,
+        ontap,
+    })
+}
