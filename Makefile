@@ -24,7 +24,7 @@ demo: ## Control plane + simulator + controller + examples; stays up until Ctrl-
 	@scripts/demo.sh
 
 .PHONY: test
-test: provision check-fmt check-crds test-rust test-python test-chart ## Everything CI runs
+test: provision check-fmt check-crds check-modules test-rust test-python test-chart ## Everything CI runs
 	@echo "make test: all suites passed"
 
 .PHONY: provision
@@ -38,6 +38,10 @@ crds: ## Regenerate crds/ from the Rust types
 .PHONY: check-fmt
 check-fmt: ## Fail if the Rust code is not formatted (cargo fmt)
 	$(CARGO) fmt --all -- --check
+
+.PHONY: check-modules
+check-modules: ## Fail if modules directly under src/controller/ import each other in a circle
+	@python3 scripts/check-module-cycles.py
 
 .PHONY: check-crds
 check-crds: ## Fail if crds/ differs from what the Rust types generate
@@ -76,9 +80,10 @@ fmt: ## Format the Rust code
 	$(CARGO) fmt --all
 
 .PHONY: lint
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check, clippy with warnings as errors, no import circles in src/controller/
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 scripts/check-module-cycles.py
 
 .PHONY: bench
 bench: provision ## Benchmarks of the release build (not part of `make test`; BENCH_ARGS=--quick for a short run)

@@ -8,9 +8,13 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use tracing::warn;
 
-use super::backends::{BackendFacts, Backends};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::backends::{Backends, FactCache};
 use super::backoff::Backoff;
 use super::locks::KeyedLocks;
+use super::resolve::StorageFacts;
 use crate::metrics::Metrics;
 
 /// Name of the controller in Events and field managers.
@@ -77,6 +81,55 @@ impl Settings {
     }
 }
 
+/// Backend facts shared by every reconcile, each kept for [`crate::controller::context::Settings::facts_ttl`] and dropped when a call
+/// contradicts it (see [`FactCache`]). Keys name the backend object first (`<ProxmoxCluster>/<vmid>`), so two
+/// backends never share an entry.
+pub struct BackendFacts {
+    /// Node of a VM, key `<ProxmoxCluster>/<vmid>`; learned for every VM from one `/cluster/resources`.
+    pub vm_nodes: FactCache<String>,
+    /// Storage definitions, data LIFs and the volume behind each storage (see [`StorageFacts`]).
+    pub storage: StorageFacts,
+    /// Settled objects (Ready, nothing open) whose periodic check ran, key = object UID; kept for the resync
+    /// period so a watch event between resyncs costs no backend call.
+    pub checked: FactCache<()>,
+    /// Objects this process brought to Ready (or checked while Ready), key = object UID, value = the
+    /// generation then; kept for the resync period. A watch event between resyncs costs no backend call, even
+    /// one that carries an older copy of the object than the Ready status already written.
+    pub finished: FactCache<i64>,
+    /// Objects whose cleanup finished (everything removed or retained), key = object UID: a reconcile woken
+    /// by the cleanup's own status writes before the object is gone only releases the finalizer.
+    pub cleaned: FactCache<()>,
+    /// How many config changes this process made per VM (`<ProxmoxCluster>/<vmid>`): a config read before the
+    /// count moved is known stale without asking Proxmox, so parallel objects of one VM re-read instead of
+    /// colliding on the digest.
+    config_writes: Mutex<HashMap<String, u64>>,
+}
+
+impl BackendFacts {
+    pub fn new(ttl: Duration, resync: Duration) -> Self {
+        Self {
+            vm_nodes: FactCache::new(ttl),
+            storage: StorageFacts::new(ttl),
+            checked: FactCache::new(resync),
+            finished: FactCache::new(resync),
+            cleaned: FactCache::new(resync),
+            config_writes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The number of config changes this process made to VM `key` so far.
+    pub fn config_epoch(&self, key: &str) -> u64 {
+        let map = self.config_writes.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).copied().unwrap_or(0)
+    }
+
+    /// Counts a config change this process made to VM `key`.
+    pub fn config_written(&self, key: &str) {
+        let mut map = self.config_writes.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(key.to_owned()).or_insert(0) += 1;
+    }
+}
+
 pub struct Context {
     pub client: Client,
     pub settings: Settings,
@@ -99,9 +152,12 @@ impl Context {
             backoff: Backoff::new(settings.backoff_base, settings.backoff_max),
             locks: KeyedLocks::default(),
             facts: BackendFacts::new(settings.facts_ttl, settings.resync),
-            backends: Backends::with_factory(Arc::new(super::adapters::HttpClientFactory {
-                observer: Some(metrics.clone()),
-            })),
+            backends: Backends::new(
+                client.clone(),
+                Arc::new(super::adapters::HttpClientFactory {
+                    observer: Some(metrics.clone()),
+                }),
+            ),
             client,
             settings,
             metrics,

@@ -131,10 +131,10 @@ async fn source(ctx: &Context, obj: &FlexCloneMount) -> Result<Source, Error> {
                 r.name
             )));
         };
-        let (pc, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
+        let (pc, pve) = backends::proxmox_for(&ctx.backends, &ns, &pref.name).await?;
         ProxmoxGrant::of(&pc, &ns).storage(storage)?;
         let cluster = st.ontap_cluster.clone().unwrap_or_default();
-        let (oc, ontap) = backends::ontap_for(ctx, &ns, &cluster).await?;
+        let (oc, ontap) = backends::ontap_for(&ctx.backends, &ns, &cluster).await?;
         // The volume comes from the VolumeSnapshot's status, which its writers can aim anywhere: the scope
         // bounds where, and the snapshot's name is derived from the VolumeSnapshot itself.
         let (svm, volume) = (
@@ -164,10 +164,12 @@ async fn source(ctx: &Context, obj: &FlexCloneMount) -> Result<Source, Error> {
         .source
         .as_ref()
         .ok_or_else(|| Error::InvalidSpec("set volumeSnapshotRef or source".into()))?;
-    let (pc, pve) = backends::proxmox_for(ctx, &ns, &src.proxmox_cluster_ref.name).await?;
+    let (pc, pve) =
+        backends::proxmox_for(&ctx.backends, &ns, &src.proxmox_cluster_ref.name).await?;
     ProxmoxGrant::of(&pc, &ns).storage(&src.storage)?;
     let lookup = resolve::Lookup {
-        ctx,
+        backends: &ctx.backends,
+        facts: &ctx.facts.storage,
         namespace: &ns,
         pve_name: &src.proxmox_cluster_ref.name,
         pve: &pve,
@@ -536,8 +538,8 @@ async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Cleanup,
         return Ok(Cleanup::Done);
     };
     let ns = obj.namespace().unwrap_or_default();
-    let (_, pve) = backends::proxmox_for(&ctx, &ns, &pve_name).await?;
-    let (_, ontap) = backends::ontap_for(&ctx, &ns, &cluster).await?;
+    let (_, pve) = backends::proxmox_for(&ctx.backends, &ns, &pve_name).await?;
+    let (_, ontap) = backends::ontap_for(&ctx.backends, &ns, &cluster).await?;
     // Junction and storage id come from the object's identity; status only says where to look, and everything
     // found there is verified: the clone by its marker, the storage by pointing at that clone.
     let (junction, sid) = identity(&ctx, &obj).unwrap_or_else(|_| {

@@ -12,6 +12,7 @@ pub mod naming;
 pub mod object;
 pub mod ontap_cluster;
 pub mod ports;
+pub mod probe;
 pub mod proxmox_cluster;
 pub mod reconcile;
 pub mod resolve;

@@ -13,7 +13,7 @@ use super::context::Context;
 use super::error::{Error, RetryClass};
 use super::finalizer;
 use super::object::Managed;
-use super::status::apply_status;
+use super::status::{api_for, apply_status};
 use crate::api::Phase;
 
 /// Result of a cleanup step.
@@ -22,10 +22,6 @@ pub enum Cleanup {
     Done,
     /// Still blocked (dependents, VM running, job in flight): keep the finalizer and look again.
     Wait(Action),
-}
-
-pub fn api_for<K: Managed>(ctx: &Context, obj: &K) -> Api<K> {
-    Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default())
 }
 
 pub async fn reconcile_namespaced<K, A, AF, C, CF>(

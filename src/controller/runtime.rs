@@ -19,7 +19,7 @@ use super::context::{Context, Settings};
 use super::error::Error;
 use super::object::Managed;
 use super::reconcile::error_policy;
-use super::{backends, flex_clone_mount, vm_disk_clone, volume_snapshot};
+use super::{flex_clone_mount, vm_disk_clone, volume_snapshot};
 use crate::api::{FlexCloneMount, OntapCluster, ProxmoxCluster, VmDiskClone, VolumeSnapshot};
 use crate::metrics::Metrics;
 
@@ -159,7 +159,7 @@ pub async fn run(
         ctx.clone(),
         shutdown.clone(),
         super::proxmox_cluster::reconcile,
-        backends::probe::error_policy::<ProxmoxCluster>,
+        super::probe::error_policy::<ProxmoxCluster>,
     ));
     tasks.push(run_controller(
         Api::<OntapCluster>::all(client.clone()),
@@ -167,7 +167,7 @@ pub async fn run(
         ctx.clone(),
         shutdown.clone(),
         super::ontap_cluster::reconcile,
-        backends::probe::error_policy::<OntapCluster>,
+        super::probe::error_policy::<OntapCluster>,
     ));
     for api in namespaced_apis::<VmDiskClone>(&client, &ctx.settings.namespaces) {
         tasks.push(run_controller(

@@ -10,9 +10,13 @@ use serde::Serialize;
 use super::context::Context;
 use super::error::Error;
 use super::object::Managed;
-use super::reconcile::api_for;
 use crate::api::conditions;
 use crate::api::Phase;
+
+/// The API of a namespaced object's kind in its namespace.
+pub fn api_for<K: Managed>(ctx: &Context, obj: &K) -> Api<K> {
+    Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default())
+}
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "pve-ontap-controller";

@@ -12,7 +12,6 @@ use super::secrets::{read_ca, read_secret, secret_error, secret_value};
 use super::watch::BackendWatch;
 use crate::api::common::{secret_keys, SecretKeyRef, SecretRef};
 use crate::api::{OntapCluster, ProxmoxCluster};
-use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::ports::{OntapClient, PveClient};
 
@@ -76,6 +75,8 @@ pub trait ClientFactory: Send + Sync {
 }
 
 pub struct Backends {
+    /// The Kubernetes client: backend objects and their Secrets are read with it.
+    pub(super) client: kube::Client,
     pub(super) factory: Arc<dyn ClientFactory>,
     pub(super) pve: ClientCache<dyn crate::controller::ports::Pve>,
     pub(super) ontap: ClientCache<dyn crate::controller::ports::Ontap>,
@@ -83,17 +84,10 @@ pub struct Backends {
     pub watch: BackendWatch,
 }
 
-impl Default for Backends {
-    fn default() -> Self {
-        Self::with_factory(Arc::new(
-            crate::controller::adapters::HttpClientFactory::default(),
-        ))
-    }
-}
-
 impl Backends {
-    pub fn with_factory(factory: Arc<dyn ClientFactory>) -> Self {
+    pub fn new(client: kube::Client, factory: Arc<dyn ClientFactory>) -> Self {
         Self {
+            client,
             factory,
             pve: ClientCache::default(),
             ontap: ClientCache::default(),
@@ -132,7 +126,7 @@ impl<'a> ClientSource<'a> {
     /// since.
     async fn client<T: ?Sized>(
         &self,
-        ctx: &Context,
+        b: &Backends,
         cache: &ClientCache<T>,
         max_age: Duration,
         build: impl FnOnce(&Secret, Option<String>) -> Result<Arc<T>, Error>,
@@ -141,8 +135,8 @@ impl<'a> ClientSource<'a> {
             return Ok(client);
         }
         let creds = self.credentials;
-        let secret = read_secret(ctx, &creds.namespace, &creds.name).await?;
-        let (ca_pem, ca_version) = read_ca(ctx, self.ca_bundle).await?;
+        let secret = read_secret(b, &creds.namespace, &creds.name).await?;
+        let (ca_pem, ca_version) = read_ca(b, self.ca_bundle).await?;
         let version = format!(
             "{}/{}/{ca_version}",
             self.version,
@@ -157,7 +151,7 @@ impl<'a> ClientSource<'a> {
 /// Client of a ProxmoxCluster, built from its Secrets (cached while nothing changed; Secrets re-read after
 /// `max_age`).
 pub async fn proxmox_client(
-    ctx: &Context,
+    b: &Backends,
     pc: &ProxmoxCluster,
     max_age: Duration,
 ) -> Result<PveClient, Error> {
@@ -189,14 +183,14 @@ pub async fn proxmox_client(
             ca_pem,
             insecure: spec.insecure_skip_tls_verify,
         };
-        ctx.backends.factory.proxmox(&source.name, connect)
+        b.factory.proxmox(&source.name, connect)
     };
-    source.client(ctx, &ctx.backends.pve, max_age, build).await
+    source.client(b, &b.pve, max_age, build).await
 }
 
 /// Client of an OntapCluster, built from its Secrets (cached like [`proxmox_client`]).
 pub async fn ontap_client(
-    ctx: &Context,
+    b: &Backends,
     oc: &OntapCluster,
     max_age: Duration,
 ) -> Result<OntapClient, Error> {
@@ -220,9 +214,7 @@ pub async fn ontap_client(
             ca_pem,
             insecure: spec.insecure_skip_tls_verify,
         };
-        ctx.backends.factory.ontap(&source.name, connect)
+        b.factory.ontap(&source.name, connect)
     };
-    source
-        .client(ctx, &ctx.backends.ontap, max_age, build)
-        .await
+    source.client(b, &b.ontap, max_age, build).await
 }

@@ -4,64 +4,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::controller::ports::PveStorage;
-use crate::controller::resolve::Backing;
-
-/// Backend facts shared by every reconcile, each kept for [`crate::controller::context::Settings::facts_ttl`] and dropped when a call
-/// contradicts it (see [`FactCache`]). Keys name the backend object first (`<ProxmoxCluster>/<vmid>`), so two
-/// backends never share an entry.
-pub struct BackendFacts {
-    /// Node of a VM, key `<ProxmoxCluster>/<vmid>`; learned for every VM from one `/cluster/resources`.
-    pub vm_nodes: FactCache<String>,
-    /// Storage definitions of a ProxmoxCluster (`GET /storage`), key `<ProxmoxCluster>`.
-    pub storages: FactCache<Vec<PveStorage>>,
-    /// `(address, svm)` of the NFS data LIFs of an OntapCluster, key `<OntapCluster>`.
-    pub data_lifs: FactCache<Vec<(String, String)>>,
-    /// The ONTAP volume behind a Proxmox storage, key `<ProxmoxCluster>/<storage>`.
-    pub backings: FactCache<Backing>,
-    /// Settled objects (Ready, nothing open) whose periodic check ran, key = object UID; kept for the resync
-    /// period so a watch event between resyncs costs no backend call.
-    pub checked: FactCache<()>,
-    /// Objects this process brought to Ready (or checked while Ready), key = object UID, value = the
-    /// generation then; kept for the resync period. A watch event between resyncs costs no backend call, even
-    /// one that carries an older copy of the object than the Ready status already written.
-    pub finished: FactCache<i64>,
-    /// Objects whose cleanup finished (everything removed or retained), key = object UID: a reconcile woken
-    /// by the cleanup's own status writes before the object is gone only releases the finalizer.
-    pub cleaned: FactCache<()>,
-    /// How many config changes this process made per VM (`<ProxmoxCluster>/<vmid>`): a config read before the
-    /// count moved is known stale without asking Proxmox, so parallel objects of one VM re-read instead of
-    /// colliding on the digest.
-    config_writes: Mutex<HashMap<String, u64>>,
-}
-
-impl BackendFacts {
-    pub fn new(ttl: Duration, resync: Duration) -> Self {
-        Self {
-            vm_nodes: FactCache::new(ttl),
-            storages: FactCache::new(ttl),
-            data_lifs: FactCache::new(ttl),
-            backings: FactCache::new(ttl),
-            checked: FactCache::new(resync),
-            finished: FactCache::new(resync),
-            cleaned: FactCache::new(resync),
-            config_writes: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The number of config changes this process made to VM `key` so far.
-    pub fn config_epoch(&self, key: &str) -> u64 {
-        let map = self.config_writes.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key).copied().unwrap_or(0)
-    }
-
-    /// Counts a config change this process made to VM `key`.
-    pub fn config_written(&self, key: &str) {
-        let mut map = self.config_writes.lock().unwrap_or_else(|e| e.into_inner());
-        *map.entry(key.to_owned()).or_insert(0) += 1;
-    }
-}
-
 /// Backend facts that rarely change (which node a VM runs on, storage definitions, which volume serves an
 /// export), remembered for at most `ttl` so a burst of reconciles does not ask for them again and again.
 ///

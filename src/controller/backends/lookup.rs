@@ -3,31 +3,30 @@
 
 use kube::ResourceExt;
 
+use super::clients::Backends;
 use super::clients::{ontap_client, proxmox_client, SECRET_RECHECK};
 use super::watch::WatchedBackend;
 use crate::api::{OntapCluster, ProxmoxCluster};
-use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::ports::{OntapClient, PveClient};
 
 /// The backend object `name` of kind `K`, if it lets objects in `namespace` use it. The allow-list is checked
 /// here, before any client is built, so a forbidden namespace never causes a backend call.
 async fn allowed_backend<K: WatchedBackend>(
-    ctx: &Context,
+    b: &Backends,
     kind: &'static str,
     namespace: &str,
     name: &str,
     allows: impl Fn(&K, &str) -> bool,
 ) -> Result<K, Error> {
-    let backend = ctx
-        .backends
-        .watch
-        .get::<K>(&ctx.client, name)
-        .await?
-        .ok_or_else(|| Error::BackendNotFound {
-            kind,
-            name: name.into(),
-        })?;
+    let backend =
+        b.watch
+            .get::<K>(&b.client, name)
+            .await?
+            .ok_or_else(|| Error::BackendNotFound {
+                kind,
+                name: name.into(),
+            })?;
     if !allows(&backend, namespace) {
         return Err(Error::NamespaceForbidden {
             kind,
@@ -55,19 +54,19 @@ fn behind_backend(e: Error, kind: &'static str, name: &str) -> Error {
 
 /// The ProxmoxCluster `name` for an object in `namespace`, with its client.
 pub async fn proxmox_for(
-    ctx: &Context,
+    b: &Backends,
     namespace: &str,
     name: &str,
 ) -> Result<(ProxmoxCluster, PveClient), Error> {
     let pc = allowed_backend(
-        ctx,
+        b,
         "ProxmoxCluster",
         namespace,
         name,
         |pc: &ProxmoxCluster, ns| pc.spec.allows_namespace(ns),
     )
     .await?;
-    let client = proxmox_client(ctx, &pc, SECRET_RECHECK)
+    let client = proxmox_client(b, &pc, SECRET_RECHECK)
         .await
         .map_err(|e| behind_backend(e, "ProxmoxCluster", name))?;
     Ok((pc, client))
@@ -75,19 +74,19 @@ pub async fn proxmox_for(
 
 /// The OntapCluster `name` for an object in `namespace`, with its client.
 pub async fn ontap_for(
-    ctx: &Context,
+    b: &Backends,
     namespace: &str,
     name: &str,
 ) -> Result<(OntapCluster, OntapClient), Error> {
     let oc = allowed_backend(
-        ctx,
+        b,
         "OntapCluster",
         namespace,
         name,
         |oc: &OntapCluster, ns| oc.spec.allows_namespace(ns),
     )
     .await?;
-    let client = ontap_client(ctx, &oc, SECRET_RECHECK)
+    let client = ontap_client(b, &oc, SECRET_RECHECK)
         .await
         .map_err(|e| behind_backend(e, "OntapCluster", name))?;
     Ok((oc, client))
@@ -98,16 +97,16 @@ pub async fn ontap_for(
 /// cannot be built (e.g. a missing Secret) is left out with a log line, so one broken backend does not break
 /// resolution for the objects that do not use it. The second value counts what was left out that way.
 pub async fn ontaps_for(
-    ctx: &Context,
+    b: &Backends,
     namespace: &str,
 ) -> Result<(Vec<(OntapCluster, OntapClient)>, Vec<String>), Error> {
     let mut allowed = Vec::new();
     let mut broken = Vec::new();
-    for oc in ctx.backends.watch.list::<OntapCluster>(&ctx.client).await? {
+    for oc in b.watch.list::<OntapCluster>(&b.client).await? {
         if !oc.spec.allows_namespace(namespace) {
             continue;
         }
-        match ontap_client(ctx, &oc, SECRET_RECHECK).await {
+        match ontap_client(b, &oc, SECRET_RECHECK).await {
             Ok(client) => allowed.push((oc, client)),
             Err(e) => {
                 tracing::warn!(ontap_cluster = %oc.name_any(), error = %e, "OntapCluster left out of storage resolution");

@@ -4,16 +4,16 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::ResourceExt;
 
+use super::clients::Backends;
 use crate::api::common::{SecretKeyRef, SecretRef};
-use crate::controller::context::Context;
 use crate::controller::error::Error;
 
 pub(super) async fn read_secret(
-    ctx: &Context,
+    b: &Backends,
     namespace: &str,
     name: &str,
 ) -> Result<Secret, Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let api: Api<Secret> = Api::namespaced(b.client.clone(), namespace);
     let reason = match api.get_opt(name).await {
         Ok(Some(s)) => return Ok(s),
         Ok(None) => "not found".to_owned(),
@@ -48,13 +48,13 @@ pub(super) fn secret_error(r: &SecretRef, reason: impl Into<String>) -> Error {
 
 /// Reads a CA bundle; returns it and the Secret's resourceVersion.
 pub(super) async fn read_ca(
-    ctx: &Context,
+    b: &Backends,
     r: &Option<SecretKeyRef>,
 ) -> Result<(Option<String>, String), Error> {
     let Some(r) = r else {
         return Ok((None, String::new()));
     };
-    let secret = read_secret(ctx, &r.namespace, &r.name).await?;
+    let secret = read_secret(b, &r.namespace, &r.name).await?;
     let pem = secret_value(&secret, &r.key).ok_or_else(|| Error::Secret {
         namespace: r.namespace.clone(),
         name: r.name.clone(),

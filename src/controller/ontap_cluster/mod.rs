@@ -7,9 +7,10 @@ use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use tracing::instrument;
 
-use super::backends::{ontap_client, probe::reconcile_backend};
+use super::backends::ontap_client;
 use super::context::Context;
 use super::error::Error;
+use super::probe::reconcile_backend;
 use crate::api::ontap_cluster::OntapSvmStatus;
 use crate::api::OntapCluster;
 
@@ -17,7 +18,7 @@ use crate::api::OntapCluster;
 pub async fn reconcile(oc: Arc<OntapCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     let insecure = oc.spec.insecure_skip_tls_verify;
     let probe = async {
-        let client = ontap_client(&ctx, &oc, Duration::ZERO).await?;
+        let client = ontap_client(&ctx.backends, &oc, Duration::ZERO).await?;
         client.facts().await
     };
     reconcile_backend(oc.as_ref(), &ctx, insecure, probe, |status, facts| {

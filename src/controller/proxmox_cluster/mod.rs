@@ -7,9 +7,10 @@ use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use tracing::instrument;
 
-use super::backends::{probe::reconcile_backend, proxmox_client};
+use super::backends::proxmox_client;
 use super::context::Context;
 use super::error::Error;
+use super::probe::reconcile_backend;
 use crate::api::proxmox_cluster::ProxmoxNodeStatus;
 use crate::api::ProxmoxCluster;
 
@@ -17,7 +18,7 @@ use crate::api::ProxmoxCluster;
 pub async fn reconcile(pc: Arc<ProxmoxCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     let insecure = pc.spec.insecure_skip_tls_verify;
     let probe = async {
-        let client = proxmox_client(&ctx, &pc, Duration::ZERO).await?;
+        let client = proxmox_client(&ctx.backends, &pc, Duration::ZERO).await?;
         let version = client.version().await?;
         let nodes = client.nodes().await?;
         Ok::<_, Error>((version, nodes))

@@ -10,15 +10,37 @@ use std::collections::BTreeSet;
 pub use backing::{resolve_storage, Backing, DataLif, StorageInfo, VolumeInfo};
 pub use storages::{export_and_parents, forget, resolve as backings, Backings};
 
-use super::backends::{self, OntapGrant};
-use super::context::Context;
+use std::time::Duration;
+
+use super::backends::{self, Backends, FactCache, OntapGrant};
 use super::error::Error;
 use super::ports::{OntapClient, PveClient, PveStorage};
 
+/// What resolution learned and keeps for a short while (see [`FactCache`]); keys name the backend object first.
+pub struct StorageFacts {
+    /// Storage definitions of a ProxmoxCluster (`GET /storage`), key `<ProxmoxCluster>`.
+    pub storages: FactCache<Vec<PveStorage>>,
+    /// `(address, svm)` of the NFS data LIFs of an OntapCluster, key `<OntapCluster>`.
+    pub data_lifs: FactCache<Vec<(String, String)>>,
+    /// The ONTAP volume behind a Proxmox storage, key `<ProxmoxCluster>/<storage>`.
+    pub backings: FactCache<Backing>,
+}
+
+impl StorageFacts {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            storages: FactCache::new(ttl),
+            data_lifs: FactCache::new(ttl),
+            backings: FactCache::new(ttl),
+        }
+    }
+}
+
 /// Where storages are looked up: the ProxmoxCluster (by name, for remembered answers, and its client) an object
-/// in `namespace` uses.
+/// in `namespace` uses, the backends and what was learned from them.
 pub struct Lookup<'a> {
-    pub ctx: &'a Context,
+    pub backends: &'a Backends,
+    pub facts: &'a StorageFacts,
     pub namespace: &'a str,
     pub pve_name: &'a str,
     pub pve: &'a PveClient,
@@ -67,7 +89,7 @@ pub async fn storage(lookup: &Lookup<'_>, storage_id: &str) -> Result<Resolved, 
         return Err(Error::Precondition(msg));
     };
     let (oc, ontap) =
-        backends::ontap_for(lookup.ctx, lookup.namespace, &backing.ontap_cluster).await?;
+        backends::ontap_for(lookup.backends, lookup.namespace, &backing.ontap_cluster).await?;
     Ok(Resolved {
         grant: OntapGrant::of(&oc, lookup.namespace),
         storage,

@@ -44,9 +44,8 @@ pub async fn resolve(
     ids: &BTreeSet<String>,
     fresh: bool,
 ) -> Result<Backings, Error> {
-    let ctx = run.ctx;
-    let (ontaps, broken) = backends::ontaps_for(ctx, run.namespace).await?;
-    let facts = &ctx.facts;
+    let (ontaps, broken) = backends::ontaps_for(run.backends, run.namespace).await?;
+    let facts = run.facts;
     let key = |id: &str| format!("{}/{id}", run.pve_name);
     let mut out = Backings {
         by_storage: HashMap::new(),
@@ -185,8 +184,7 @@ fn collect(
 
 /// Forgets what was learned about `storage` (a clone from it failed): the next plan asks again.
 pub fn forget(run: &Lookup<'_>, storage: &str) {
-    run.ctx
-        .facts
+    run.facts
         .backings
         .forget(&format!("{}/{storage}", run.pve_name));
 }
@@ -209,7 +207,7 @@ async fn serving_lifs(
     fresh: bool,
     remembered: &mut bool,
 ) -> Result<Vec<DataLif>, Error> {
-    let facts = &run.ctx.facts;
+    let facts = run.facts;
     let mut out = Vec::new();
     for (oc, client) in ontaps {
         let name = oc.name_any();

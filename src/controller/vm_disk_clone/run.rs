@@ -17,7 +17,7 @@ use crate::controller::error::Error;
 use crate::controller::naming;
 use crate::controller::object::Managed;
 use crate::controller::ports::{OntapClient, PveClient, VmConfig, VmState};
-use crate::controller::reconcile::api_for;
+use crate::controller::status::api_for;
 use crate::controller::status::apply_status;
 use crate::metrics::VmDisturbance;
 
@@ -50,7 +50,7 @@ impl Run {
     pub async fn new(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Self, Error> {
         let namespace = obj.namespace().unwrap_or_default();
         let pve_name = obj.spec.proxmox_cluster_ref.name.clone();
-        let (pc, pve) = backends::proxmox_for(&ctx, &namespace, &pve_name).await?;
+        let (pc, pve) = backends::proxmox_for(&ctx.backends, &namespace, &pve_name).await?;
         let grant = ProxmoxGrant::of(&pc, &namespace);
         let status = obj.status_cloned();
         Ok(Self {
@@ -200,7 +200,8 @@ impl Run {
     /// Where this object's storages are resolved.
     pub fn lookup(&self) -> crate::controller::resolve::Lookup<'_> {
         crate::controller::resolve::Lookup {
-            ctx: &self.ctx,
+            backends: &self.ctx.backends,
+            facts: &self.ctx.facts.storage,
             namespace: &self.namespace,
             pve_name: &self.pve_name,
             pve: &self.pve,
@@ -255,7 +256,7 @@ impl Run {
         if let Some(c) = self.ontaps.get(name) {
             return Ok(c.clone());
         }
-        let (oc, client) = backends::ontap_for(&self.ctx, &self.namespace, name).await?;
+        let (oc, client) = backends::ontap_for(&self.ctx.backends, &self.namespace, name).await?;
         let entry = (client, OntapGrant::of(&oc, &self.namespace));
         self.ontaps.insert(name.to_owned(), entry.clone());
         Ok(entry)

@@ -64,11 +64,12 @@ async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error> {
     let ns = obj.namespace().unwrap_or_default();
     let spec = &obj.spec;
     if let (Some(pref), Some(storage)) = (&spec.proxmox_cluster_ref, &spec.storage) {
-        let (pc, pve) = backends::proxmox_for(ctx, &ns, &pref.name).await?;
+        let (pc, pve) = backends::proxmox_for(&ctx.backends, &ns, &pref.name).await?;
         let grant = ProxmoxGrant::of(&pc, &ns);
         grant.storage(storage)?;
         let lookup = resolve::Lookup {
-            ctx,
+            backends: &ctx.backends,
+            facts: &ctx.facts.storage,
             namespace: &ns,
             pve_name: &pref.name,
             pve: &pve,
@@ -90,7 +91,7 @@ async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error> {
     let vref = spec.ontap_volume.as_ref().ok_or_else(|| {
         Error::InvalidSpec("set storage (with proxmoxClusterRef) or ontapVolume".into())
     })?;
-    let (oc, ontap) = backends::ontap_for(ctx, &ns, &vref.ontap_cluster_ref.name).await?;
+    let (oc, ontap) = backends::ontap_for(&ctx.backends, &ns, &vref.ontap_cluster_ref.name).await?;
     OntapGrant::of(&oc, &ns).volume(&vref.svm, &vref.name, || {
         format!("ONTAP volume {:?} of SVM {:?}", vref.name, vref.svm)
     })?;
@@ -498,7 +499,7 @@ async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Cleanup,
     let adopted = obj.spec.existing_snapshot_name.is_some();
     if adopted {
         let ns = obj.namespace().unwrap_or_default();
-        let (oc, _) = backends::ontap_for(&ctx, &ns, &t.ontap_cluster).await?;
+        let (oc, _) = backends::ontap_for(&ctx.backends, &ns, &t.ontap_cluster).await?;
         if !oc.spec.allow_delete_adopted {
             ctx.warning(
                 obj.as_ref(),
