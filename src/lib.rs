@@ -2,6 +2,7 @@
 pub mod api;
 pub mod config;
 pub mod controller;
+pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod ontap;

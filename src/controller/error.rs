@@ -155,6 +155,34 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         self.retry_class() == RetryClass::Permanent
     }
+
+    /// A Proxmox task (or ONTAP job) ran and ended in failure.
+    pub fn is_task_failed(&self) -> bool {
+        matches!(
+            self,
+            Error::Proxmox(ProxmoxError::TaskFailed { .. })
+                | Error::Ontap(OntapError::JobFailed { .. })
+        )
+    }
+
+    /// A write was refused because the object changed since it was read (Proxmox's config digest).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Proxmox(ProxmoxError::Conflict { .. }))
+    }
+
+    /// The backend does not know the object (a VM on another node, a file or volume that is gone).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::Proxmox(e) => e.is_not_found(),
+            Error::Ontap(e) => matches!(e, OntapError::NotFound { .. }),
+            _ => false,
+        }
+    }
+
+    /// ONTAP refused because the object is busy (e.g. a snapshot a FlexClone still depends on).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Ontap(e) if e.is_busy())
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

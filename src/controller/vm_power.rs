@@ -15,7 +15,6 @@ use crate::api::conditions;
 
 use super::error::Error;
 use super::ports::{PowerOp, Progress, PveClient};
-use crate::proxmox::ProxmoxError;
 
 /// How long one reconcile waits for a Proxmox task before recording it and looking again on requeue.
 pub const TASK_BUDGET: Duration = Duration::from_secs(3);
@@ -106,7 +105,8 @@ pub async fn settle(
         let left = deadline.saturating_duration_since(Instant::now());
         match pve.wait_task(&task.upid, left).await {
             Ok(Progress::Running(upid)) => return Ok(Some(upid)),
-            Ok(Progress::Done) | Err(Error::Proxmox(ProxmoxError::TaskFailed { .. })) => {}
+            Ok(Progress::Done) => {}
+            Err(e) if e.is_task_failed() => {}
             Err(e) => return Err(e),
         }
     }

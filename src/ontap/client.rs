@@ -149,7 +149,7 @@ impl OntapClient {
         let request_timeout = config
             .request_timeout
             .max(Duration::from_secs(return_timeout_secs + 10));
-        let http = crate::proxmox::client::build_http_client(
+        let http = crate::http::build_client(
             config.ca_bundle_pem.as_deref(),
             config.insecure_skip_tls_verify,
             request_timeout,

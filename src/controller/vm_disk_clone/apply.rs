@@ -14,7 +14,6 @@ use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::ports::PowerOp;
 use crate::controller::vm_power::TASK_POLL;
-use crate::proxmox::ProxmoxError;
 
 use super::plan::{self, PlanError};
 use super::run::Run;
@@ -428,7 +427,7 @@ async fn attach_unused(run: &mut Run) -> Result<(), Error> {
                 run.config_written();
                 break;
             }
-            Err(Error::Proxmox(ProxmoxError::Conflict { .. })) if attempt == 0 => {
+            Err(e) if e.is_conflict() && attempt == 0 => {
                 run.config_changed();
             }
             Err(e) => return Err(e),
@@ -469,7 +468,7 @@ async fn refresh_pending(run: &mut Run) -> Result<(), Error> {
         return Ok(());
     };
     let cfg = match run.pve.vm_config_pending(&node, run.vmid()).await {
-        Err(Error::Proxmox(e)) if e.is_not_found() => return Ok(()),
+        Err(e) if e.is_not_found() => return Ok(()),
         other => other?,
     };
     for d in run.status.disks.iter_mut() {

@@ -13,7 +13,6 @@ use crate::controller::error::Error;
 use crate::controller::naming;
 use crate::controller::reconcile::Cleanup;
 use crate::controller::vm_power::TASK_POLL;
-use crate::proxmox::ProxmoxError;
 
 use super::plan;
 use super::run::Run;
@@ -202,7 +201,7 @@ async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
                 .await
             {
                 Ok(()) => run.config_written(),
-                Err(Error::Proxmox(ProxmoxError::Conflict { .. })) if attempt == 0 => {
+                Err(e) if e.is_conflict() && attempt == 0 => {
                     run.config_changed();
                     continue;
                 }

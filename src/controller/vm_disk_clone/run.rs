@@ -123,7 +123,7 @@ impl Run {
     /// Whether `e` says the remembered node is wrong (Proxmox knows a VM only on the node that hosts it); if
     /// so, forgets it so the caller looks the VM up again.
     fn moved(&mut self, e: &Error) -> bool {
-        let moved = self.node_remembered && matches!(e, Error::Proxmox(p) if p.is_not_found());
+        let moved = self.node_remembered && e.is_not_found();
         if moved {
             let key = self.node_key(self.vmid());
             self.ctx.facts.vm_nodes.forget(&key);

@@ -22,7 +22,6 @@ use crate::controller::error::{Error, RetryClass};
 use crate::controller::locks::KeyedLocks;
 use crate::controller::ports::{PowerOp, Progress};
 use crate::controller::vm_power;
-use crate::proxmox::ProxmoxError;
 
 use super::run::Run;
 
@@ -111,7 +110,7 @@ pub async fn observe(run: &mut Run, step: VmTaskStep) -> Result<Option<Step>, Er
             run.save().await?;
             Ok(Some(Step::Done))
         }
-        Err(e @ Error::Proxmox(ProxmoxError::TaskFailed { .. })) => {
+        Err(e) if e.is_task_failed() => {
             run.status.vm_task = None;
             run.save().await?;
             Err(e)

@@ -459,7 +459,7 @@ async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Cleanup,
                 w.status.job_uuid = None;
                 w.save().await?;
             }
-            Err(e @ Error::Ontap(_)) if e.is_permanent() => {
+            Err(e) if matches!(e, Error::Ontap(_)) && e.is_permanent() => {
                 w.status.job_uuid = None;
                 w.save().await?;
             }
@@ -536,7 +536,7 @@ async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Cleanup,
             Ok(Cleanup::Done)
         }
         Ok(Progress::Running(_)) => Ok(Cleanup::Wait(Action::requeue(JOB_POLL))),
-        Err(Error::Ontap(e)) if e.is_busy() => {
+        Err(e) if e.is_busy() => {
             // Deleted FlexClones wait in the recovery queue and still hold the snapshot.
             let queued: Vec<String> = t
                 .ontap

@@ -28,7 +28,6 @@ use crate::controller::locks::KeyedLocks;
 use crate::controller::ports::{PowerOp, Progress, PveClient};
 use crate::controller::vm_disk_clone::plan;
 use crate::controller::vm_power::{self, TASK_POLL};
-use crate::proxmox::ProxmoxError;
 
 use super::{Target, Writer, JOB_POLL};
 
@@ -296,7 +295,7 @@ async fn observe_tasks(
         let finished = match pve.wait_task(&task.upid, Duration::ZERO).await {
             Ok(Progress::Running(_)) => false,
             Ok(Progress::Done) => true,
-            Err(Error::Proxmox(e @ ProxmoxError::TaskFailed { .. })) => {
+            Err(e) if e.is_task_failed() => {
                 failed.push((task.vmid, e.to_string()));
                 true
             }
