@@ -11,22 +11,13 @@ use std::time::Duration;
 use controller_support::*;
 use kube::api::{Patch, PatchParams};
 use pve_ontap_controller::api::{Phase, VmDiskClone};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Calls per `(api, method, route)` as the simulator counts them.
 type Stats = BTreeMap<(String, String, String), u64>;
 
 async fn stats(h: &Harness) -> Stats {
-    let v: Value = h
-        .http
-        .get(format!("{}/_sim/stats", h.sim.ontap_url()))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("stats json");
-    v["routes"]
+    h.sim_stats().await["routes"]
         .as_array()
         .expect("routes")
         .iter()
@@ -153,16 +144,9 @@ async fn wake(h: &Harness, name: &str, n: u32) {
     }
 }
 
-fn vdc(name: &str, pve: &str, spec: Value) -> Value {
-    let mut s = json!({ "proxmoxClusterRef": { "name": pve }, "vmid": 100, "attach": "Unused" });
-    s.as_object_mut()
-        .unwrap()
-        .extend(spec.as_object().unwrap().clone());
-    json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "VmDiskClone",
-        "metadata": { "name": name },
-        "spec": s,
-    })
+/// A VmDiskClone of VM 100 registering its copies as unusedN.
+fn unused(h: &Harness, name: &str) -> VmDiskCloneBuilder {
+    VmDiskCloneBuilder::new(&h.pve_name, name).attach("Unused")
 }
 
 /// The default world with VM 100 given four disks (scsi0..scsi3 on ONTAP01).
@@ -201,10 +185,9 @@ fn four_disk_world() -> pve_ontap_sim::Scenario {
 }
 
 /// Creates a VmDiskClone, waits for Ready and the follow-up reconciles; returns what it cost.
-async fn create_counted(h: &Harness, name: &str, spec: Value) -> (VmDiskClone, Calls) {
+async fn create_counted(h: &Harness, clone: VmDiskCloneBuilder) -> (VmDiskClone, Calls) {
     let before = stats(h).await;
-    h.create::<VmDiskClone>(vdc(name, &h.pve_name, spec)).await;
-    let obj = h.wait_ready::<VmDiskClone>(name).await;
+    let obj = h.create_ready::<VmDiskClone>(clone.build()).await;
     quiet(h).await;
     (obj, calls_between(&before, &stats(h).await))
 }
@@ -232,7 +215,7 @@ async fn vm_disk_clone_costs_d_plus_4_calls_and_nothing_when_idle() {
 
     // First clone: the controller knows nothing yet about nodes, storages, LIFs and volumes. It learns them
     // with one call each (no listing of every volume).
-    let (_, cold) = create_counted(&h, "cold", json!({ "disks": ["scsi0"] })).await;
+    let (_, cold) = create_counted(&h, unused(&h, "cold").disks(&["scsi0"])).await;
     println!("create 1 disk, None, cold: {cold:?}");
     assert!(cold.calls <= 1 + 4 + 3, "cold create: {cold:?}");
     assert!(
@@ -245,13 +228,13 @@ async fn vm_disk_clone_costs_d_plus_4_calls_and_nothing_when_idle() {
     assert!(gone.calls <= 1 + 3, "delete: {gone:?}");
 
     for (consistency, extra) in [("None", 0), ("Suspend", 2)] {
-        for (disks, d) in [(json!(["scsi0"]), 1u64), (Value::Null, 4)] {
+        for (disks, d) in [(Some(["scsi0"]), 1u64), (None, 4)] {
             let name = format!("{}-{d}", consistency.to_lowercase());
-            let mut spec = json!({ "consistency": consistency });
-            if !disks.is_null() {
-                spec["disks"] = disks.clone();
+            let mut clone = unused(&h, &name).consistency(consistency);
+            if let Some(disks) = disks {
+                clone = clone.disks(&disks);
             }
-            let (obj, made) = create_counted(&h, &name, spec).await;
+            let (obj, made) = create_counted(&h, clone).await;
             let st = obj.status.clone().unwrap();
             assert_eq!(st.disks.len() as u64, d, "{st:?}");
             assert!(
@@ -309,9 +292,9 @@ async fn vm_disk_clone_costs_d_plus_4_calls_and_nothing_when_idle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spec_change_after_copies_keeps_the_plan_and_says_so() {
     let h = Harness::start("economy-spec").await;
-    h.create::<VmDiskClone>(vdc("pit", &h.pve_name, json!({ "disks": ["scsi0"] })))
+    let first = h
+        .create_ready::<VmDiskClone>(unused(&h, "pit").disks(&["scsi0"]).build())
         .await;
-    let first = h.wait_ready::<VmDiskClone>("pit").await;
     let planned = first.status.clone().unwrap().disks;
     let files_before = volume_files(&h.inventory().await, "pve_images");
 
@@ -370,10 +353,10 @@ async fn spec_change_after_copies_keeps_the_plan_and_says_so() {
     .expect("deletionPolicy change");
     h.delete_and_wait::<VmDiskClone>("pit").await;
     let inv = h.inventory().await;
-    let files = volume_files(&inv, "pve_images");
     assert!(
-        files.contains(&format!("file:{}", planned[0].clone_path)),
-        "Retain keeps the copy: {files:?}"
+        has_file(&inv, "pve_images", &planned[0].clone_path),
+        "Retain keeps the copy: {:?}",
+        volume_files(&inv, "pve_images")
     );
     let vm = vm(&inv, 100).unwrap();
     let key = planned[0].config_key.clone().unwrap();
@@ -394,7 +377,7 @@ async fn parallel_clones_of_one_vm_never_collide_on_the_config() {
     let before = stats(&h).await;
     let names = ["p0", "p1", "p2", "p3"];
     for name in names {
-        h.create::<VmDiskClone>(vdc(name, &h.pve_name, json!({ "disks": ["scsi0"] })))
+        h.create::<VmDiskClone>(unused(&h, name).disks(&["scsi0"]).build())
             .await;
     }
     let mut keys = Vec::new();

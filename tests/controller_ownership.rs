@@ -30,14 +30,10 @@ fn volume_names(inv: &Value) -> Vec<String> {
 }
 
 fn adopt(name: &str, pve: &str, snapshot: &str) -> Value {
-    manifest(
-        "VolumeSnapshot",
-        name,
-        json!({
-            "proxmoxClusterRef": { "name": pve }, "storage": "ONTAP01",
-            "existingSnapshotName": snapshot, "deletionPolicy": "Delete",
-        }),
-    )
+    VolumeSnapshotBuilder::new(pve, name)
+        .existing_snapshot_name(snapshot)
+        .deletion_policy("Delete")
+        .build()
 }
 
 /// Item 2: adopt a snapshot made outside Kubernetes with `deletionPolicy: Delete`, then delete the object: the
@@ -46,9 +42,9 @@ fn adopt(name: &str, pve: &str, snapshot: &str) -> Value {
 async fn adopted_snapshot_is_never_deleted_without_the_backends_consent() {
     let h = Harness::start("own-adopt").await;
     h.foreign_snapshot("pve_images", "storage_team_daily").await;
-    h.create::<VolumeSnapshot>(adopt("adopt", &h.pve_name, "storage_team_daily"))
+    let obj = h
+        .create_ready::<VolumeSnapshot>(adopt("adopt", &h.pve_name, "storage_team_daily"))
         .await;
-    let obj = h.wait_ready::<VolumeSnapshot>("adopt").await;
     assert!(obj.status.unwrap().adopted);
     let stats = h.sim_stats().await;
     let before = mutating_calls(&stats, "ontap");
@@ -63,13 +59,7 @@ async fn adopted_snapshot_is_never_deleted_without_the_backends_consent() {
     );
     let stats = h.sim_stats().await;
     assert_eq!(mutating_calls(&stats, "ontap"), before, "no ONTAP change");
-    let events = h.events_for("adopt").await;
-    assert!(
-        events
-            .iter()
-            .any(|(t, r)| t == "Warning" && r == "AdoptedKept"),
-        "{events:?}"
-    );
+    h.assert_event("adopt", "Warning", "AdoptedKept").await;
     h.finish().await;
 }
 
@@ -86,9 +76,8 @@ async fn adopted_snapshot_is_deleted_where_the_backend_opts_in() {
     )
     .await
     .expect("patch OntapCluster");
-    h.create::<VolumeSnapshot>(adopt("adopt", &h.pve_name, "old_manual"))
+    h.create_ready::<VolumeSnapshot>(adopt("adopt", &h.pve_name, "old_manual"))
         .await;
-    h.wait_ready::<VolumeSnapshot>("adopt").await;
     h.delete_and_wait::<VolumeSnapshot>("adopt").await;
     h.wait_inventory("the adopted snapshot deleted", |inv| {
         !snapshot_names(inv, "pve_images")
@@ -104,24 +93,14 @@ async fn adopted_snapshot_is_deleted_where_the_backend_opts_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mount_naming_an_existing_storage_is_refused_and_never_deletes_it() {
     let h = Harness::start("own-fcm-sid").await;
-    h.create::<VolumeSnapshot>(manifest(
-        "VolumeSnapshot",
-        "snap",
-        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01" }),
-    ))
-    .await;
-    h.wait_ready::<VolumeSnapshot>("snap").await;
+    h.create_ready::<VolumeSnapshot>(VolumeSnapshotBuilder::new(&h.pve_name, "snap").build())
+        .await;
     let before = h.inventory().await;
     let calls = h.sim_stats().await;
 
-    h.create::<FlexCloneMount>(manifest(
-        "FlexCloneMount",
-        "hijack",
-        json!({ "volumeSnapshotRef": { "name": "snap" }, "storageId": "ONTAP01" }),
-    ))
-    .await;
+    let hijack = FlexCloneMountBuilder::of_snapshot("snap", "hijack").storage_id(ONTAP_STORAGE);
     let obj = h
-        .wait_phase::<FlexCloneMount>("hijack", Phase::Failed)
+        .create_phase::<FlexCloneMount>(hijack.build(), Phase::Failed)
         .await;
     let msg = message_of(&obj);
     assert!(msg.contains("already in use"), "{msg}");
@@ -149,9 +128,13 @@ async fn mount_naming_an_existing_storage_is_refused_and_never_deletes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_status_cannot_aim_deletes() {
     let h = Harness::start("own-tamper").await;
-    h.create::<VmDiskClone>(vdc("c", &h.pve_name, json!({ "attach": "None" })))
+    let obj = h
+        .create_ready::<VmDiskClone>(
+            VmDiskCloneBuilder::new(&h.pve_name, "c")
+                .attach("None")
+                .build(),
+        )
         .await;
-    let obj = h.wait_ready::<VmDiskClone>("c").await;
     let st = obj.status.clone().unwrap();
     let own: Vec<String> = st.disks.iter().map(|d| d.clone_path.clone()).collect();
     let originals: Vec<String> = st.disks.iter().map(|d| d.source_path.clone()).collect();
@@ -180,18 +163,15 @@ async fn tampered_status_cannot_aim_deletes() {
     .expect("status patch");
     h.delete_and_wait::<VmDiskClone>("c").await;
     let after = h.inventory().await;
-    let files = volume_files(&after, "pve_images");
     for f in &originals {
         assert!(
-            files.contains(&format!("file:{f}")),
-            "source disk {f} must survive: {files:?}"
+            has_file(&after, "pve_images", f),
+            "source disk {f} must survive: {:?}",
+            volume_files(&after, "pve_images")
         );
     }
     assert!(vm(&after, other).is_some(), "VM {other} must survive");
-    assert_eq!(
-        vm(&after, other).unwrap()["config"],
-        vm(&before, other).unwrap()["config"]
-    );
+    assert_unchanged(&before, &after, &[Unchanged::VmConfig(other)]);
     h.finish().await;
 }
 
@@ -214,16 +194,14 @@ async fn a_broken_ontap_cluster_does_not_break_the_others() {
     ocs.create(&Default::default(), &broken)
         .await
         .expect("OntapCluster");
-    h.create::<VmDiskClone>(vdc("c", &h.pve_name, json!({ "attach": "None" })))
-        .await;
-    h.wait_ready::<VmDiskClone>("c").await;
-    h.create::<VolumeSnapshot>(manifest(
-        "VolumeSnapshot",
-        "snap",
-        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01" }),
-    ))
+    h.create_ready::<VmDiskClone>(
+        VmDiskCloneBuilder::new(&h.pve_name, "c")
+            .attach("None")
+            .build(),
+    )
     .await;
-    h.wait_ready::<VolumeSnapshot>("snap").await;
+    h.create_ready::<VolumeSnapshot>(VolumeSnapshotBuilder::new(&h.pve_name, "snap").build())
+        .await;
     h.delete_and_wait::<VmDiskClone>("c").await;
     h.delete_and_wait::<VolumeSnapshot>("snap").await;
     let _ = ocs
@@ -237,31 +215,30 @@ async fn a_broken_ontap_cluster_does_not_break_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_appear_in_no_event_status_metric_or_log() {
     let h = Harness::start("own-secrets").await;
-    h.create::<VmDiskClone>(vdc("c", &h.pve_name, json!({ "consistency": "Suspend" })))
-        .await;
-    h.create::<VolumeSnapshot>(manifest(
-        "VolumeSnapshot",
-        "snap",
-        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01", "comment": "nightly" }),
-    ))
+    h.create::<VmDiskClone>(
+        VmDiskCloneBuilder::new(&h.pve_name, "c")
+            .consistency("Suspend")
+            .build(),
+    )
+    .await;
+    h.create::<VolumeSnapshot>(
+        VolumeSnapshotBuilder::new(&h.pve_name, "snap")
+            .comment("nightly")
+            .build(),
+    )
     .await;
     h.wait_ready::<VmDiskClone>("c").await;
     h.wait_ready::<VolumeSnapshot>("snap").await;
-    h.create::<FlexCloneMount>(manifest(
-        "FlexCloneMount",
-        "mnt",
-        json!({ "volumeSnapshotRef": { "name": "snap" } }),
-    ))
-    .await;
-    h.wait_ready::<FlexCloneMount>("mnt").await;
+    h.create_ready::<FlexCloneMount>(FlexCloneMountBuilder::of_snapshot("snap", "mnt").build())
+        .await;
     // A failing object too: its error path must not leak either.
-    h.create::<VolumeSnapshot>(manifest(
-        "VolumeSnapshot",
-        "bad",
-        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "NOSUCH" }),
-    ))
+    h.create_phase::<VolumeSnapshot>(
+        VolumeSnapshotBuilder::new(&h.pve_name, "bad")
+            .storage("NOSUCH")
+            .build(),
+        Phase::Failed,
+    )
     .await;
-    h.wait_phase::<VolumeSnapshot>("bad", Phase::Failed).await;
 
     let secret_part = PVE_TOKEN.split_once('=').unwrap().1;
     let needles = [secret_part, "netapp123"];

@@ -2,41 +2,40 @@
 
 mod controller_support;
 
+use controller_support::Unchanged::{Power, Snapshots, Storages};
 use controller_support::*;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use pve_ontap_controller::api::common::{VmRestoreAction, VmTaskStep};
 use pve_ontap_controller::api::volume_snapshot::SnapshotConsistency;
 use pve_ontap_controller::api::{
-    FlexCloneMount, Phase, VmDiskClone, VolumeSnapshot, VolumeSnapshotStatus,
+    FlexCloneMount, FlexCloneMountStatus, Phase, VmDiskClone, VolumeSnapshot, VolumeSnapshotStatus,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
 
-fn vs(name: &str, pve: &str, extra: Value) -> Value {
-    let mut spec = json!({ "proxmoxClusterRef": { "name": pve }, "storage": "ONTAP01" });
-    spec.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    manifest("VolumeSnapshot", name, spec)
+/// A VolumeSnapshot of storage ONTAP01 of the harness's Proxmox backend.
+fn vs(h: &Harness, name: &str) -> VolumeSnapshotBuilder {
+    VolumeSnapshotBuilder::new(&h.pve_name, name)
 }
 
-fn fcm(name: &str, snapshot: &str) -> Value {
-    manifest(
-        "FlexCloneMount",
-        name,
-        json!({ "volumeSnapshotRef": { "name": snapshot } }),
-    )
+/// Whether the inventory shows snapshot `name` on `pve_images`.
+fn on_pve_images(inv: &Value, name: &str) -> bool {
+    snapshot(inv, "pve_images", name).is_some()
 }
 
-fn vs_ready(o: &VolumeSnapshot) -> bool {
-    is_ready(o) && o.status.as_ref().is_some_and(|s| s.ready_to_use)
+/// The FlexCloneMount `mnt` of VolumeSnapshot `snap`.
+fn mnt() -> FlexCloneMountBuilder {
+    FlexCloneMountBuilder::of_snapshot("snap", "mnt")
 }
 
-fn snapshots(inv: &Value, vol: &str) -> Vec<Value> {
-    volume(inv, vol).unwrap()["snapshots"]
-        .as_array()
-        .unwrap()
-        .clone()
+/// Takes the snapshot, mounts it, and returns both statuses once the mount is Ready.
+async fn snapshot_and_mount(
+    h: &Harness,
+    snapshot: VolumeSnapshotBuilder,
+    mount: FlexCloneMountBuilder,
+) -> (VolumeSnapshotStatus, FlexCloneMountStatus) {
+    let st = h.take_snapshot(snapshot.build()).await;
+    let mount = h.create_ready::<FlexCloneMount>(mount.build()).await;
+    (st, mount.status.unwrap())
 }
 
 /// Snapshot (with FsFreeze of the running VM) → FlexClone mount → the snapshot cannot go while the mount exists
@@ -46,24 +45,21 @@ async fn snapshot_and_mount_lifecycle() {
     let h = Harness::start("ovs-fcm").await;
     let before = h.inventory().await;
 
-    h.create::<VolumeSnapshot>(vs(
-        "snap",
-        &h.pve_name,
-        json!({ "consistency": "FsFreeze", "comment": "demo" }),
-    ))
-    .await;
-    let snap = h.wait_for::<VolumeSnapshot>("snap", vs_ready).await;
-    let st = snap.status.unwrap();
+    let st = h
+        .take_snapshot(
+            vs(&h, "snap")
+                .consistency("FsFreeze")
+                .comment("demo")
+                .build(),
+        )
+        .await;
     assert_eq!(st.volume_name.as_deref(), Some("pve_images"));
     assert_eq!(st.svm.as_deref(), Some("svm1"));
     assert_eq!(st.consistency_applied, Some(SnapshotConsistency::FsFreeze));
     assert!(st.create_time.is_some());
     let snap_name = st.snapshot_name.clone().unwrap();
     let inv = h.inventory().await;
-    let found = snapshots(&inv, "pve_images")
-        .into_iter()
-        .find(|s| s["name"] == snap_name.as_str())
-        .expect("snapshot on ONTAP");
+    let found = snapshot(&inv, "pve_images", &snap_name).expect("snapshot on ONTAP");
     assert_eq!(found["uuid"].as_str(), st.snapshot_uuid.as_deref());
     let comment = found["comment"].as_str().unwrap();
     assert!(
@@ -81,9 +77,11 @@ async fn snapshot_and_mount_lifecycle() {
     );
     assert_eq!(vm(&inv, 100).unwrap()["frozen"], false);
 
-    h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
-    let mnt = h.wait_ready::<FlexCloneMount>("mnt").await;
-    let ms = mnt.status.unwrap();
+    let ms = h
+        .create_ready::<FlexCloneMount>(mnt().build())
+        .await
+        .status
+        .unwrap();
     let clone = ms.clone_volume_name.clone().unwrap();
     let junction = ms.junction_path.clone().unwrap();
     let sid = ms.storage_id.clone().unwrap();
@@ -110,9 +108,7 @@ async fn snapshot_and_mount_lifecycle() {
         .await;
     let msg = blocked.status.unwrap().message.unwrap_or_default();
     assert!(msg.contains("FlexCloneMount mnt"), "{msg}");
-    assert!(snapshots(&h.inventory().await, "pve_images")
-        .iter()
-        .any(|s| s["name"] == snap_name.as_str()));
+    assert!(on_pve_images(&h.inventory().await, &snap_name));
 
     h.delete_and_wait::<FlexCloneMount>("mnt").await;
     let inv = h.inventory().await;
@@ -126,12 +122,11 @@ async fn snapshot_and_mount_lifecycle() {
 
     // With the dependent gone, the snapshot deletion completes.
     h.wait_gone::<VolumeSnapshot>("snap").await;
-    let after = h.inventory().await;
-    assert_eq!(
-        snapshots(&after, "pve_images"),
-        snapshots(&before, "pve_images")
+    assert_unchanged(
+        &before,
+        &h.inventory().await,
+        &[Snapshots("pve_images"), Storages],
     );
-    assert_eq!(after["pve"]["storages"], before["pve"]["storages"]);
     h.finish().await;
 }
 
@@ -139,11 +134,7 @@ async fn snapshot_and_mount_lifecycle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mount_in_use_by_a_vm_blocks_deletion() {
     let h = Harness::start("fcm-inuse").await;
-    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({})))
-        .await;
-    h.wait_for::<VolumeSnapshot>("snap", vs_ready).await;
-    h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
-    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
+    let (_, ms) = snapshot_and_mount(&h, vs(&h, "snap"), mnt()).await;
     let sid = ms.storage_id.unwrap();
 
     // VM 101 (stopped) gets a disk from the clone's storage, as a user restoring data would do.
@@ -179,17 +170,15 @@ async fn mount_in_use_by_a_vm_blocks_deletion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retained_snapshot_stays() {
     let h = Harness::start("ovs-retain").await;
-    h.create::<VolumeSnapshot>(vs(
-        "keep",
-        &h.pve_name,
-        json!({ "deletionPolicy": "Retain", "snapshotName": "keep_me" }),
-    ))
+    h.take_snapshot(
+        vs(&h, "keep")
+            .deletion_policy("Retain")
+            .snapshot_name("keep_me")
+            .build(),
+    )
     .await;
-    h.wait_for::<VolumeSnapshot>("keep", vs_ready).await;
     h.delete_and_wait::<VolumeSnapshot>("keep").await;
-    assert!(snapshots(&h.inventory().await, "pve_images")
-        .iter()
-        .any(|s| s["name"] == "keep_me"));
+    assert!(on_pve_images(&h.inventory().await, "keep_me"));
     h.finish().await;
 }
 
@@ -197,26 +186,19 @@ async fn retained_snapshot_stays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mount_from_unmanaged_snapshot_with_explicit_names() {
     let h = Harness::start("fcm-source").await;
-    h.create::<VolumeSnapshot>(vs(
-        "base",
-        &h.pve_name,
-        json!({ "deletionPolicy": "Retain", "snapshotName": "base_snap" }),
-    ))
+    h.take_snapshot(
+        vs(&h, "base")
+            .deletion_policy("Retain")
+            .snapshot_name("base_snap")
+            .build(),
+    )
     .await;
-    h.wait_for::<VolumeSnapshot>("base", vs_ready).await;
-    h.create::<FlexCloneMount>(json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "FlexCloneMount",
-        "metadata": { "name": "direct" },
-        "spec": {
-            "source": { "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01", "snapshotName": "base_snap" },
-            "storageId": "restore-base",
-            "junctionPath": "/pveontap_fcm_restore_base",
-            "options": "vers=3",
-        }
-    }))
-    .await;
+    let mount = FlexCloneMountBuilder::of_source(&h.pve_name, ONTAP_STORAGE, "base_snap", "direct")
+        .storage_id("restore-base")
+        .junction_path("/pveontap_fcm_restore_base")
+        .options("vers=3");
     let st = h
-        .wait_ready::<FlexCloneMount>("direct")
+        .create_ready::<FlexCloneMount>(mount.build())
         .await
         .status
         .unwrap();
@@ -246,29 +228,18 @@ async fn mount_from_unmanaged_snapshot_with_explicit_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_queue_blockage_is_reported() {
     let h = Harness::start("ovs-queue").await;
-    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({})))
-        .await;
-    h.wait_for::<VolumeSnapshot>("snap", vs_ready).await;
-    let mut mount = fcm("mnt", "snap");
-    mount["spec"]["deletionPolicy"] = json!("Retain");
-    h.create::<FlexCloneMount>(mount).await;
-    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
+    let (_, ms) = snapshot_and_mount(&h, vs(&h, "snap"), mnt().deletion_policy("Retain")).await;
     h.delete_and_wait::<FlexCloneMount>("mnt").await;
 
     // Someone deletes the retained clone by hand: it lands in the recovery queue.
     let uuid = ms.clone_volume_uuid.unwrap();
     let clone = ms.clone_volume_name.unwrap();
-    let resp = h
-        .http
-        .delete(format!(
-            "{}/api/storage/volumes/{uuid}?return_timeout=30",
-            h.sim.ontap_url()
-        ))
-        .basic_auth("admin", Some("netapp123"))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    h.ontap_call(
+        Method::DELETE,
+        &format!("/api/storage/volumes/{uuid}?return_timeout=30"),
+        None,
+    )
+    .await;
     let inv = h.inventory().await;
     assert!(
         inv["ontap"]["recovery_queue"]
@@ -305,18 +276,12 @@ async fn start_vm_101(h: &Harness) {
 
 /// Every suspend of the VM is followed by a resume, and the VM runs at the end.
 fn paused_and_resumed(inv: &Value, vmid: u32) {
-    let power: Vec<String> = pve_events_for(inv, vmid)
-        .into_iter()
-        .filter(|k| k == "suspend" || k == "resume")
-        .collect();
+    let power = pause_events(inv, vmid);
     assert!(!power.is_empty(), "VM {vmid} was never paused");
     for pair in power.chunks(2) {
         assert_eq!(pair, ["suspend", "resume"], "VM {vmid}: {power:?}");
     }
-    assert_eq!(
-        power_of(inv, vmid.into()),
-        ("running".to_owned(), "running".to_owned())
-    );
+    assert_running(inv, vmid.into());
 }
 
 /// Suspend pauses every running VM of the storage for the snapshot and resumes them all; deletion removes it.
@@ -325,13 +290,9 @@ async fn suspend_snapshot_pauses_every_running_vm() {
     let h = Harness::start("ovs-suspend").await;
     start_vm_101(&h).await;
     let before = h.inventory().await;
-    h.create::<VolumeSnapshot>(vs(
-        "paused",
-        &h.pve_name,
-        json!({ "consistency": "Suspend" }),
-    ))
-    .await;
-    let st = vs_status(&h.wait_for::<VolumeSnapshot>("paused", vs_ready).await);
+    let st = h
+        .take_snapshot(vs(&h, "paused").consistency("Suspend").build())
+        .await;
     assert_eq!(st.consistency_applied, Some(SnapshotConsistency::Suspend));
     assert!(st.restore.is_empty() && st.window.is_none(), "{st:?}");
     let inv = h.inventory().await;
@@ -356,20 +317,14 @@ async fn suspend_snapshot_pauses_every_running_vm() {
         "{order:?}"
     );
     assert!(order[..snap_at].iter().all(|k| k != "resume"), "{order:?}");
-    let snap_name = st.snapshot_name.unwrap();
-    assert!(snapshots(&inv, "pve_images")
-        .iter()
-        .any(|s| s["name"] == snap_name.as_str()));
+    assert!(on_pve_images(&inv, &st.snapshot_name.unwrap()));
 
-    h.delete_and_wait::<VolumeSnapshot>("paused").await;
-    let after = h.inventory().await;
-    assert_eq!(
-        snapshots(&after, "pve_images"),
-        snapshots(&before, "pve_images")
-    );
-    for vmid in [100, 101] {
-        assert_eq!(power_of(&after, vmid), power_of(&before, vmid));
-    }
+    h.delete_and_assert_unchanged::<VolumeSnapshot>(
+        "paused",
+        &before,
+        &[Snapshots("pve_images"), Power(100), Power(101)],
+    )
+    .await;
     h.finish().await;
 }
 
@@ -380,7 +335,7 @@ async fn suspend_snapshot_pauses_every_running_vm() {
 async fn slow_suspend_window_survives_a_controller_kill() {
     let mut h = Harness::start_with("ovs-slow", slow_pve(&[("qmpause", 4_000)])).await;
     start_vm_101(&h).await;
-    h.create::<VolumeSnapshot>(vs("slow", &h.pve_name, json!({ "consistency": "Suspend" })))
+    h.create::<VolumeSnapshot>(vs(&h, "slow").consistency("Suspend").build())
         .await;
     // Written only when a reconcile returns with the pause tasks still running.
     let obj = h
@@ -419,7 +374,7 @@ async fn slow_suspend_window_survives_a_controller_kill() {
     .await;
 
     h.start_controller();
-    let st = vs_status(&h.wait_for::<VolumeSnapshot>("slow", vs_ready).await);
+    let st = vs_status(&h.wait_for::<VolumeSnapshot>("slow", ready_to_use).await);
     assert_eq!(st.consistency_applied, Some(SnapshotConsistency::Suspend));
     assert!(st.restore.is_empty() && st.window.is_none(), "{st:?}");
     let inv = h.inventory().await;
@@ -431,11 +386,7 @@ async fn slow_suspend_window_survives_a_controller_kill() {
             .count();
         assert_eq!(pauses, 2, "the interrupted window, then a fresh one");
     }
-    let events = h.events_for("slow").await;
-    assert!(
-        events.contains(&("Normal".to_owned(), "WindowRestarted".to_owned())),
-        "{events:?}"
-    );
+    h.assert_event("slow", "Normal", "WindowRestarted").await;
     h.delete_and_wait::<VolumeSnapshot>("slow").await;
     h.finish().await;
 }
@@ -445,34 +396,24 @@ async fn slow_suspend_window_survives_a_controller_kill() {
 async fn snapshot_of_an_ontap_volume_named_directly() {
     let h = Harness::start("ovs-direct").await;
     let before = h.inventory().await;
-    h.create::<VolumeSnapshot>(json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "VolumeSnapshot",
-        "metadata": { "name": "direct" },
-        "spec": {
-            "ontapVolume": { "ontapClusterRef": { "name": h.ontap_name }, "svm": "svm1", "name": "pve_backup" },
-            "snapshotName": "direct_snap",
-        }
-    }))
-    .await;
-    let st = vs_status(&h.wait_for::<VolumeSnapshot>("direct", vs_ready).await);
+    let st = h
+        .take_snapshot(
+            VolumeSnapshotBuilder::of_ontap_volume(&h.ontap_name, "svm1", "pve_backup", "direct")
+                .snapshot_name("direct_snap")
+                .build(),
+        )
+        .await;
     assert_eq!(st.volume_name.as_deref(), Some("pve_backup"));
     assert_eq!(st.svm.as_deref(), Some("svm1"));
     assert_eq!(st.ontap_cluster.as_deref(), Some(h.ontap_name.as_str()));
     assert_eq!(st.consistency_applied, Some(SnapshotConsistency::None));
     let inv = h.inventory().await;
-    let found = snapshots(&inv, "pve_backup")
-        .into_iter()
-        .find(|s| s["name"] == "direct_snap")
-        .expect("snapshot on ONTAP");
+    let found = snapshot(&inv, "pve_backup", "direct_snap").expect("snapshot on ONTAP");
     assert_eq!(found["uuid"].as_str(), st.snapshot_uuid.as_deref());
-    assert_eq!(sim_events(&inv), sim_events(&before), "no VM touched");
+    assert_unchanged(&before, &inv, &[Unchanged::PveEvents]);
 
-    h.delete_and_wait::<VolumeSnapshot>("direct").await;
-    let after = h.inventory().await;
-    assert_eq!(
-        snapshots(&after, "pve_backup"),
-        snapshots(&before, "pve_backup")
-    );
+    h.delete_and_assert_unchanged::<VolumeSnapshot>("direct", &before, &[Snapshots("pve_backup")])
+        .await;
     h.finish().await;
 }
 
@@ -481,24 +422,13 @@ async fn snapshot_of_an_ontap_volume_named_directly() {
 async fn split_mount_frees_its_snapshot() {
     let h = Harness::start("fcm-split").await;
     let before = h.inventory().await;
-    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({})))
-        .await;
-    let snap_name = vs_status(&h.wait_for::<VolumeSnapshot>("snap", vs_ready).await)
-        .snapshot_name
-        .unwrap();
-    let mut mount = fcm("mnt", "snap");
-    mount["spec"]["split"] = json!(true);
-    h.create::<FlexCloneMount>(mount).await;
-    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
+    let (st, ms) = snapshot_and_mount(&h, vs(&h, "snap"), mnt().split(true)).await;
+    let snap_name = st.snapshot_name.unwrap();
     assert!(ms.split_complete, "{ms:?}");
     let clone = ms.clone_volume_name.clone().unwrap();
     let sid = ms.storage_id.clone().unwrap();
     let inv = h.inventory().await;
-    let owners = snapshots(&inv, "pve_images")
-        .into_iter()
-        .find(|s| s["name"] == snap_name.as_str())
-        .unwrap()["clone_owners"]
-        .clone();
+    let owners = snapshot(&inv, "pve_images", &snap_name).unwrap()["clone_owners"].clone();
     assert!(
         owners.as_array().is_none_or(|o| o.is_empty()),
         "no clone depends on the snapshot after the split: {owners}"
@@ -507,22 +437,16 @@ async fn split_mount_frees_its_snapshot() {
     // The snapshot goes although the mount exists.
     h.delete_and_wait::<VolumeSnapshot>("snap").await;
     let inv = h.inventory().await;
-    assert!(snapshots(&inv, "pve_images")
-        .iter()
-        .all(|s| s["name"] != snap_name.as_str()));
+    assert!(!on_pve_images(&inv, &snap_name));
     assert!(volume(&inv, &clone).is_some(), "the split clone stays");
     assert!(storage(&inv, &sid).is_some(), "its storage stays");
 
-    h.delete_and_wait::<FlexCloneMount>("mnt").await;
-    let after = h.inventory().await;
+    let after = h
+        .delete_and_assert_unchanged::<FlexCloneMount>("mnt", &before, &[Storages])
+        .await;
     assert!(volume(&after, &clone).is_none());
     assert!(storage(&after, &sid).is_none());
-    assert_eq!(after["pve"]["storages"], before["pve"]["storages"]);
     h.finish().await;
-}
-
-fn condition<'a>(conds: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conds.iter().find(|c| c.type_ == type_)
 }
 
 /// Spec changes after creation: the snapshot comment is re-applied on ONTAP; a consistency change cannot be
@@ -531,15 +455,13 @@ fn condition<'a>(conds: &'a [Condition], type_: &str) -> Option<&'a Condition> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spec_changes_are_reapplied_or_reported() {
     let h = Harness::start("ovs-fcm-edit").await;
-    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({ "comment": "first" })))
-        .await;
-    let snap_name = vs_status(&h.wait_for::<VolumeSnapshot>("snap", vs_ready).await)
+    let snap_name = h
+        .take_snapshot(vs(&h, "snap").comment("first").build())
+        .await
         .snapshot_name
         .unwrap();
     let comment_of = |inv: &Value| {
-        snapshots(inv, "pve_images")
-            .into_iter()
-            .find(|s| s["name"] == snap_name.as_str())
+        snapshot(inv, "pve_images", &snap_name)
             .and_then(|s| s["comment"].as_str().map(str::to_owned))
             .unwrap_or_default()
     };
@@ -548,7 +470,9 @@ async fn spec_changes_are_reapplied_or_reported() {
     h.patch_spec::<VolumeSnapshot>("snap", json!({ "comment": "second" }))
         .await;
     let obj = h
-        .wait_for::<VolumeSnapshot>("snap", |o| vs_ready(o) && o.metadata.generation == Some(2))
+        .wait_for::<VolumeSnapshot>("snap", |o| {
+            ready_to_use(o) && o.metadata.generation == Some(2)
+        })
         .await;
     let comment = comment_of(&h.inventory().await);
     assert!(
@@ -567,7 +491,9 @@ async fn spec_changes_are_reapplied_or_reported() {
     h.patch_spec::<VolumeSnapshot>("snap", json!({ "consistency": "Suspend" }))
         .await;
     let obj = h
-        .wait_for::<VolumeSnapshot>("snap", |o| vs_ready(o) && o.metadata.generation == Some(3))
+        .wait_for::<VolumeSnapshot>("snap", |o| {
+            ready_to_use(o) && o.metadata.generation == Some(3)
+        })
         .await;
     let c = condition(&vs_status(&obj).conditions, "SpecApplied")
         .cloned()
@@ -578,8 +504,11 @@ async fn spec_changes_are_reapplied_or_reported() {
     );
     assert!(c.message.contains("consistency"), "{}", c.message);
 
-    h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
-    let ms = h.wait_ready::<FlexCloneMount>("mnt").await.status.unwrap();
+    let ms = h
+        .create_ready::<FlexCloneMount>(mnt().build())
+        .await
+        .status
+        .unwrap();
     let sid = ms.storage_id.unwrap();
     h.patch_spec::<FlexCloneMount>(
         "mnt",
@@ -604,11 +533,7 @@ async fn spec_changes_are_reapplied_or_reported() {
         (c.status.as_str(), c.reason.as_str()),
         ("False", "PendingRemount")
     );
-    let events = h.events_for("mnt").await;
-    assert!(
-        events.contains(&("Normal".to_owned(), "StorageUpdated".to_owned())),
-        "{events:?}"
-    );
+    h.assert_event("mnt", "Normal", "StorageUpdated").await;
 
     // Dropping `nodes` enables the storage on every node again.
     h.api::<FlexCloneMount>()
@@ -638,17 +563,8 @@ async fn spec_changes_are_reapplied_or_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mount_deletion_reads_each_vm_once_and_fails_closed() {
     let h = Harness::start("fcm-reads").await;
-    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({})))
-        .await;
-    h.wait_for::<VolumeSnapshot>("snap", vs_ready).await;
-    h.create::<FlexCloneMount>(fcm("mnt", "snap")).await;
-    let sid = h
-        .wait_ready::<FlexCloneMount>("mnt")
-        .await
-        .status
-        .unwrap()
-        .storage_id
-        .unwrap();
+    let (_, ms) = snapshot_and_mount(&h, vs(&h, "snap"), mnt()).await;
+    let sid = ms.storage_id.unwrap();
 
     h.add_fault(json!({
         "api": "pve", "method": "GET", "route": "*/pending",
@@ -682,31 +598,26 @@ async fn mount_deletion_reads_each_vm_once_and_fails_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_clone_and_snapshot_windows_never_overlap_on_a_vm() {
     let h = Harness::start_with("ovs-vdc", slow_pve(&[("qmpause", 1_500)])).await;
-    h.create::<VmDiskClone>(vdc(
-        "copy",
-        &h.pve_name,
-        json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
-    ))
+    h.create::<VmDiskClone>(
+        VmDiskCloneBuilder::new(&h.pve_name, "copy")
+            .consistency("Suspend")
+            .disks(&["scsi1"])
+            .build(),
+    )
     .await;
-    h.create::<VolumeSnapshot>(vs("snap", &h.pve_name, json!({ "consistency": "Suspend" })))
+    h.create::<VolumeSnapshot>(vs(&h, "snap").consistency("Suspend").build())
         .await;
     h.wait_ready::<VmDiskClone>("copy").await;
-    let st = vs_status(&h.wait_for::<VolumeSnapshot>("snap", vs_ready).await);
+    let st = vs_status(&h.wait_for::<VolumeSnapshot>("snap", ready_to_use).await);
     assert_eq!(st.consistency_applied, Some(SnapshotConsistency::Suspend));
     let inv = h.inventory().await;
-    let power: Vec<String> = pve_events_for(&inv, 100)
-        .into_iter()
-        .filter(|k| k == "suspend" || k == "resume")
-        .collect();
+    let power = pause_events(&inv, 100);
     assert_eq!(
         power,
         ["suspend", "resume", "suspend", "resume"],
         "{power:?}"
     );
-    assert_eq!(
-        power_of(&inv, 100),
-        ("running".to_owned(), "running".to_owned())
-    );
+    assert_running(&inv, 100);
     h.delete_and_wait::<VmDiskClone>("copy").await;
     h.delete_and_wait::<VolumeSnapshot>("snap").await;
     h.finish().await;
@@ -722,14 +633,12 @@ async fn failed_pause_is_reported_and_every_vm_resumed() {
         "api": "pve", "async_failure": { "operation": "qmpause", "message": "pause failed: injected" }, "count": 1
     });
     h.add_fault(fail_one_pause.clone()).await;
-    h.create::<VolumeSnapshot>(vs(
-        "strict",
-        &h.pve_name,
-        json!({ "consistency": "Suspend", "requireConsistency": true, "snapshotName": "strict_snap" }),
-    ))
-    .await;
+    let strict = vs(&h, "strict")
+        .consistency("Suspend")
+        .require_consistency(true)
+        .snapshot_name("strict_snap");
     let obj = h
-        .wait_phase::<VolumeSnapshot>("strict", Phase::Failed)
+        .create_phase::<VolumeSnapshot>(strict.build(), Phase::Failed)
         .await;
     let st = vs_status(&obj);
     assert!(
@@ -742,24 +651,15 @@ async fn failed_pause_is_reported_and_every_vm_resumed() {
     );
     assert!(st.window.is_none() && st.restore.is_empty(), "{st:?}");
     let inv = h.inventory().await;
-    assert!(snapshots(&inv, "pve_images")
-        .iter()
-        .all(|s| s["name"] != "strict_snap"));
+    assert!(!on_pve_images(&inv, "strict_snap"));
     for vmid in [100, 101] {
-        assert_eq!(
-            power_of(&inv, vmid),
-            ("running".to_owned(), "running".to_owned())
-        );
+        assert_running(&inv, vmid);
     }
 
     h.add_fault(fail_one_pause).await;
-    h.create::<VolumeSnapshot>(vs(
-        "lenient",
-        &h.pve_name,
-        json!({ "consistency": "Suspend" }),
-    ))
-    .await;
-    let st = vs_status(&h.wait_for::<VolumeSnapshot>("lenient", vs_ready).await);
+    let st = h
+        .take_snapshot(vs(&h, "lenient").consistency("Suspend").build())
+        .await;
     assert_eq!(st.consistency_applied, Some(SnapshotConsistency::None));
     let c = condition(&st.conditions, "Consistency").cloned().unwrap();
     assert_eq!(
@@ -773,10 +673,7 @@ async fn failed_pause_is_reported_and_every_vm_resumed() {
     );
     let inv = h.inventory().await;
     for vmid in [100, 101] {
-        assert_eq!(
-            power_of(&inv, vmid),
-            ("running".to_owned(), "running".to_owned())
-        );
+        assert_running(&inv, vmid);
     }
     h.delete_and_wait::<VolumeSnapshot>("strict").await;
     h.delete_and_wait::<VolumeSnapshot>("lenient").await;

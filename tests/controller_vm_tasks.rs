@@ -10,15 +10,8 @@ use pve_ontap_controller::api::VmDiskClone;
 use serde_json::{json, Value};
 
 /// A VmDiskClone of VM 100 on the harness's Proxmox backend.
-fn clone_of_vm100(h: &Harness, name: &str, spec: Value) -> Value {
-    let mut obj = json!({
-        "apiVersion": "pveontap.io/v1alpha1", "kind": "VmDiskClone",
-        "metadata": { "name": name },
-        "spec": spec,
-    });
-    obj["spec"]["proxmoxClusterRef"] = json!({ "name": h.pve_name });
-    obj["spec"]["vmid"] = json!(100);
-    obj
+fn clone_of_vm100(h: &Harness, name: &str) -> VmDiskCloneBuilder {
+    VmDiskCloneBuilder::new(&h.pve_name, name)
 }
 
 fn running_tasks_of(inv: &Value, vmid: u32) -> Vec<String> {
@@ -43,13 +36,11 @@ async fn shutdown_sent_before_a_crash_is_waited_for_then_undone() {
 
     // What the crashed controller left behind: its finalizer, the recorded undo without a task, and the
     // shutdown it requested (with its own token).
-    let mut obj = clone_of_vm100(
-        &h,
-        "gap",
-        json!({ "consistency": "Shutdown", "disks": ["scsi1"] }),
-    );
-    obj["metadata"]["finalizers"] = json!([FINALIZER]);
-    h.create::<VmDiskClone>(obj).await;
+    let gap = clone_of_vm100(&h, "gap")
+        .consistency("Shutdown")
+        .disks(&["scsi1"])
+        .finalizer(FINALIZER);
+    h.create::<VmDiskClone>(gap.build()).await;
     h.api::<VmDiskClone>()
         .patch_status(
             "gap",
@@ -88,11 +79,8 @@ async fn shutdown_sent_before_a_crash_is_waited_for_then_undone() {
             running_tasks_of(inv, 100).is_empty()
         })
         .await;
-    assert_eq!(
-        power_of(&inv, 100),
-        ("running".to_owned(), "running".to_owned()),
-        "the VM runs again"
-    );
+    // The VM runs again.
+    assert_running(&inv, 100);
     let events = pve_events_for(&inv, 100);
     let stop = events
         .iter()
@@ -109,16 +97,12 @@ async fn shutdown_sent_before_a_crash_is_waited_for_then_undone() {
 async fn started_new_vm_runs_then_goes_once_stopped() {
     let h = Harness::start_with("vmtask-newvm", slow_pve(&[("qmstart", 5_000)])).await;
     let before = h.inventory().await;
-    h.create::<VmDiskClone>(clone_of_vm100(
-        &h,
-        "boot",
-        json!({
-            "attach": "NewVm",
-            "consistency": "FsFreeze",
-            "newVm": { "vmid": 310, "name": "web01-boot", "start": true },
-        }),
-    ))
-    .await;
+    let boot = clone_of_vm100(&h, "boot")
+        .attach("NewVm")
+        .consistency("FsFreeze")
+        .new_vm(310, "web01-boot")
+        .start_new_vm();
+    h.create::<VmDiskClone>(boot.build()).await;
 
     let starting = h
         .wait_for::<VmDiskClone>("boot", |o| {
@@ -136,10 +120,7 @@ async fn started_new_vm_runs_then_goes_once_stopped() {
     assert_eq!(st.new_vmid, Some(310));
     assert!(st.vm_task.is_none() && st.restore.is_empty(), "{st:?}");
     let inv = h.inventory().await;
-    assert_eq!(
-        power_of(&inv, 310),
-        ("running".to_owned(), "running".to_owned())
-    );
+    assert_running(&inv, 310);
     assert_eq!(pve_events_for(&inv, 310), ["create", "start"]);
     let cfg = &vm(&inv, 310).unwrap()["config"];
     assert_eq!(cfg["name"], "web01-boot");
@@ -153,10 +134,7 @@ async fn started_new_vm_runs_then_goes_once_stopped() {
             "{}: {volid}",
             d.drive
         );
-        assert!(
-            files.contains(&format!("file:{}", d.clone_path)),
-            "{files:?}"
-        );
+        assert!(has_file(&inv, "pve_images", &d.clone_path), "{files:?}");
     }
     assert_eq!(power_of(&inv, 100).0, "running", "the source runs on");
 
@@ -182,14 +160,11 @@ async fn started_new_vm_runs_then_goes_once_stopped() {
     h.wait_gone::<VmDiskClone>("boot").await;
     let after = h.inventory().await;
     assert!(vm(&after, 310).is_none(), "VM 310 removed");
-    assert_eq!(
-        volume_files(&after, "pve_images"),
-        volume_files(&before, "pve_images"),
-        "its disk files removed with it"
-    );
-    assert_eq!(
-        vm(&after, 100).unwrap()["config"],
-        vm(&before, 100).unwrap()["config"]
+    // Its disk files removed with it.
+    assert_unchanged(
+        &before,
+        &after,
+        &[Unchanged::Files("pve_images"), Unchanged::VmConfig(100)],
     );
     h.finish().await;
 }

@@ -3,6 +3,7 @@
 
 mod controller_support;
 
+use controller_support::Unchanged::{Files, VmConfig, VmEvents, VmPending};
 use controller_support::*;
 use pve_ontap_controller::api::common::{VmRestoreAction, VmTaskStep};
 use pve_ontap_controller::api::vm_disk_clone::VmConsistency;
@@ -13,22 +14,36 @@ fn vm100(inv: &Value) -> Value {
     vm(inv, 100).expect("VM 100").clone()
 }
 
+/// A VmDiskClone of VM 100 on the harness's Proxmox backend.
+fn disk_clone(h: &Harness, name: &str) -> VmDiskCloneBuilder {
+    VmDiskCloneBuilder::new(&h.pve_name, name)
+}
+
+/// A Suspend clone of VM 100's scsi0.
+fn suspend_scsi0(h: &Harness, name: &str) -> Value {
+    disk_clone(h, name)
+        .consistency("Suspend")
+        .disks(&["scsi0"])
+        .build()
+}
+
+/// Whether the copy at `path` is among the files of `pve_images`.
+fn copied(inv: &Value, path: &str) -> bool {
+    has_file(inv, "pve_images", path)
+}
+
 /// The default path: FsFreeze, copies registered as unusedN (pending on the running VM), deletion restores the
 /// starting inventory exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unused_with_fsfreeze_then_delete_restores_inventory() {
     let h = Harness::start("vdc-freeze").await;
     let before = h.inventory().await;
-    let files_before = volume_files(&before, "pve_images");
 
-    h.create::<VmDiskClone>(vdc(
-        "web",
-        &h.pve_name,
-        json!({ "consistency": "FsFreeze" }),
-    ))
-    .await;
-    let obj = h.wait_ready::<VmDiskClone>("web").await;
-    let st = obj.status.clone().unwrap();
+    let st = h
+        .create_ready::<VmDiskClone>(disk_clone(&h, "web").consistency("FsFreeze").build())
+        .await
+        .status
+        .unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::FsFreeze));
     assert_eq!(st.node.as_deref(), Some("pve1"));
     let drives: Vec<_> = st.disks.iter().map(|d| d.drive.as_str()).collect();
@@ -49,7 +64,7 @@ async fn unused_with_fsfreeze_then_delete_restores_inventory() {
             d.clone_path
         );
         assert!(
-            files.contains(&format!("file:{}", d.clone_path)),
+            copied(&inv, &d.clone_path),
             "{} missing in {files:?}",
             d.clone_path
         );
@@ -85,13 +100,14 @@ async fn unused_with_fsfreeze_then_delete_restores_inventory() {
         st.message
     );
 
-    h.delete_and_wait::<VmDiskClone>("web").await;
-    let after = h.inventory().await;
-    assert_eq!(volume_files(&after, "pve_images"), files_before);
-    let (vb, va) = (vm100(&before), vm100(&after));
-    assert_eq!(va["config"], vb["config"]);
-    assert_eq!(va["pending"], vb["pending"]);
-    assert_eq!(va["status"], "running");
+    let after = h
+        .delete_and_assert_unchanged::<VmDiskClone>(
+            "web",
+            &before,
+            &[Files("pve_images"), VmConfig(100), VmPending(100)],
+        )
+        .await;
+    assert_eq!(vm100(&after)["status"], "running");
     h.finish().await;
 }
 
@@ -99,14 +115,16 @@ async fn unused_with_fsfreeze_then_delete_restores_inventory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_pauses_and_resumes() {
     let h = Harness::start("vdc-suspend").await;
-    h.create::<VmDiskClone>(vdc(
-        "s",
-        &h.pve_name,
-        json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
-    ))
-    .await;
-    let obj = h.wait_ready::<VmDiskClone>("s").await;
-    let st = obj.status.unwrap();
+    let st = h
+        .create_ready::<VmDiskClone>(
+            disk_clone(&h, "s")
+                .consistency("Suspend")
+                .disks(&["scsi1"])
+                .build(),
+        )
+        .await
+        .status
+        .unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::Suspend));
     assert_eq!(st.disks.len(), 1);
     let inv = h.inventory().await;
@@ -120,11 +138,7 @@ async fn suspend_pauses_and_resumes() {
         .position(|k| k == "resume")
         .expect("resume seen");
     assert!(s < r, "{events:?}");
-    let vm = vm100(&inv);
-    assert_eq!(
-        (vm["status"].as_str(), vm["qmpstatus"].as_str()),
-        (Some("running"), Some("running"))
-    );
+    assert_running(&inv, 100);
     // Backend calls are counted by route template; the VM paused for the window counts as restored again.
     let text = h.metrics.encode().expect("metrics");
     assert!(
@@ -153,20 +167,22 @@ async fn suspend_pauses_and_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retain_keeps_copies() {
     let h = Harness::start("vdc-retain").await;
-    h.create::<VmDiskClone>(vdc(
-        "keep",
-        &h.pve_name,
-        json!({ "deletionPolicy": "Retain", "disks": ["scsi0"] }),
-    ))
-    .await;
-    let obj = h.wait_ready::<VmDiskClone>("keep").await;
-    let st = obj.status.unwrap();
+    let st = h
+        .create_ready::<VmDiskClone>(
+            disk_clone(&h, "keep")
+                .deletion_policy("Retain")
+                .disks(&["scsi0"])
+                .build(),
+        )
+        .await
+        .status
+        .unwrap();
     h.delete_and_wait::<VmDiskClone>("keep").await;
     let inv = h.inventory().await;
-    let files = volume_files(&inv, "pve_images");
     assert!(
-        files.contains(&format!("file:{}", st.disks[0].clone_path)),
-        "{files:?}"
+        copied(&inv, &st.disks[0].clone_path),
+        "{:?}",
+        volume_files(&inv, "pve_images")
     );
     let key = st.disks[0].config_key.clone().unwrap();
     let vm = vm100(&inv);
@@ -189,15 +205,14 @@ async fn forbidden_namespace_fails_without_touching_anything() {
     )
     .await;
     let before = h.inventory().await;
-    h.create::<VmDiskClone>(vdc(
-        "nope",
-        &h.pve_name,
-        json!({ "consistency": "Suspend" }),
-    ))
-    .await;
-    let obj = h.wait_phase::<VmDiskClone>("nope", Phase::Failed).await;
+    let obj = h
+        .create_phase::<VmDiskClone>(
+            disk_clone(&h, "nope").consistency("Suspend").build(),
+            Phase::Failed,
+        )
+        .await;
     let st = obj.status.unwrap();
-    let ready = st.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = condition(&st.conditions, "Ready").unwrap();
     assert_eq!(ready.status, "False");
     assert_eq!(ready.reason, "NamespaceForbidden");
     assert!(
@@ -205,12 +220,11 @@ async fn forbidden_namespace_fails_without_touching_anything() {
         "{}",
         ready.message
     );
-    let after = h.inventory().await;
-    assert_eq!(
-        volume_files(&after, "pve_images"),
-        volume_files(&before, "pve_images")
+    assert_unchanged(
+        &before,
+        &h.inventory().await,
+        &[Files("pve_images"), VmEvents(100)],
     );
-    assert_eq!(pve_events_for(&after, 100), pve_events_for(&before, 100));
     // Deletion of a Failed object that never made anything is not blocked.
     h.delete_and_wait::<VmDiskClone>("nope").await;
     h.finish().await;
@@ -220,10 +234,13 @@ async fn forbidden_namespace_fails_without_touching_anything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cdrom_listed_is_a_clear_error() {
     let h = Harness::start("vdc-cdrom").await;
-    h.create::<VmDiskClone>(vdc("cd", &h.pve_name, json!({ "disks": ["ide2"] })))
-        .await;
-    let obj = h.wait_phase::<VmDiskClone>("cd", Phase::Failed).await;
-    let msg = obj.status.unwrap().message.unwrap_or_default();
+    let msg = message_of(
+        &h.create_phase::<VmDiskClone>(
+            disk_clone(&h, "cd").disks(&["ide2"]).build(),
+            Phase::Failed,
+        )
+        .await,
+    );
     assert!(msg.contains("ide2") && msg.contains("CD-ROM"), "{msg}");
     h.delete_and_wait::<VmDiskClone>("cd").await;
     h.finish().await;
@@ -234,14 +251,15 @@ async fn cdrom_listed_is_a_clear_error() {
 async fn new_vm_is_created_and_removed() {
     let h = Harness::start("vdc-newvm").await;
     let before = h.inventory().await;
-    h.create::<VmDiskClone>(vdc(
-        "copy",
-        &h.pve_name,
-        json!({ "attach": "NewVm", "newVm": { "vmid": 200, "name": "web01-copy" }, "consistency": "Suspend" }),
-    ))
-    .await;
-    let obj = h.wait_ready::<VmDiskClone>("copy").await;
-    let st = obj.status.unwrap();
+    let copy = disk_clone(&h, "copy")
+        .attach("NewVm")
+        .new_vm(200, "web01-copy")
+        .consistency("Suspend");
+    let st = h
+        .create_ready::<VmDiskClone>(copy.build())
+        .await
+        .status
+        .unwrap();
     assert_eq!(st.new_vmid, Some(200));
     let inv = h.inventory().await;
     let vm200 = vm(&inv, 200).expect("VM 200 created").clone();
@@ -266,7 +284,6 @@ async fn new_vm_is_created_and_removed() {
     let new_net = cfg["net0"].as_str().unwrap().to_owned();
     assert_ne!(src_net, new_net, "fresh MAC");
     assert!(new_net.contains("bridge=vmbr0"));
-    let files = volume_files(&inv, "pve_images");
     for d in &st.disks {
         assert!(
             d.clone_path.starts_with("images/200/vm-200-pvo-"),
@@ -274,19 +291,17 @@ async fn new_vm_is_created_and_removed() {
             d.clone_path
         );
         assert!(
-            files.contains(&format!("file:{}", d.clone_path)),
-            "{files:?}"
+            copied(&inv, &d.clone_path),
+            "{:?}",
+            volume_files(&inv, "pve_images")
         );
     }
     assert_eq!(vm100(&inv)["status"], "running");
 
-    h.delete_and_wait::<VmDiskClone>("copy").await;
-    let after = h.inventory().await;
+    let after = h
+        .delete_and_assert_unchanged::<VmDiskClone>("copy", &before, &[Files("pve_images")])
+        .await;
     assert!(vm(&after, 200).is_none(), "VM 200 removed");
-    assert_eq!(
-        volume_files(&after, "pve_images"),
-        volume_files(&before, "pve_images")
-    );
     h.finish().await;
 }
 
@@ -298,13 +313,14 @@ async fn hibernate_and_shutdown_leave_the_vm_running() {
         ("hib", "Hibernate", "hibernate"),
         ("shut", "Shutdown", "shutdown"),
     ] {
-        h.create::<VmDiskClone>(vdc(
-            name,
-            &h.pve_name,
-            json!({ "consistency": mode, "disks": ["scsi1"] }),
-        ))
-        .await;
-        let obj = h.wait_ready::<VmDiskClone>(name).await;
+        let obj = h
+            .create_ready::<VmDiskClone>(
+                disk_clone(&h, name)
+                    .consistency(mode)
+                    .disks(&["scsi1"])
+                    .build(),
+            )
+            .await;
         let applied = obj.status.unwrap().consistency_applied.unwrap();
         assert_eq!(format!("{applied:?}"), mode);
         let inv = h.inventory().await;
@@ -317,12 +333,8 @@ async fn hibernate_and_shutdown_leave_the_vm_running() {
             events[stop..].iter().any(|k| k == "start" || k == "resume"),
             "{events:?}"
         );
+        assert_running(&inv, 100);
         let vm = vm100(&inv);
-        assert_eq!(
-            (vm["status"].as_str(), vm["qmpstatus"].as_str()),
-            (Some("running"), Some("running")),
-            "{vm}"
-        );
         assert!(vm["lock"].is_null(), "{vm}");
         assert!(vm["config"]["vmstate"].is_null(), "{vm}");
         h.delete_and_wait::<VmDiskClone>(name).await;
@@ -334,35 +346,28 @@ async fn hibernate_and_shutdown_leave_the_vm_running() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn none_on_running_vm_warns() {
     let h = Harness::start("vdc-none").await;
-    h.create::<VmDiskClone>(vdc(
-        "raw",
-        &h.pve_name,
-        json!({ "attach": "None", "disks": ["scsi1"] }),
-    ))
-    .await;
-    let obj = h.wait_ready::<VmDiskClone>("raw").await;
-    let st = obj.status.unwrap();
+    let st = h
+        .create_ready::<VmDiskClone>(
+            disk_clone(&h, "raw")
+                .attach("None")
+                .disks(&["scsi1"])
+                .build(),
+        )
+        .await
+        .status
+        .unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::None));
     assert!(
         st.disks[0].config_key.is_none(),
         "attach None registers nothing"
     );
-    let events = h.events_for("raw").await;
-    assert!(
-        events
-            .iter()
-            .any(|(t, r)| t == "Warning" && r == "CrashConsistent"),
-        "{events:?}"
-    );
+    h.assert_event("raw", "Warning", "CrashConsistent").await;
     let inv = h.inventory().await;
     assert!(pve_events_for(&inv, 100)
         .iter()
         .all(|k| k != "freeze" && k != "suspend"));
     h.delete_and_wait::<VmDiskClone>("raw").await;
-    let after = h.inventory().await;
-    assert!(
-        !volume_files(&after, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path))
-    );
+    assert!(!copied(&h.inventory().await, &st.disks[0].clone_path));
     h.finish().await;
 }
 
@@ -376,21 +381,11 @@ async fn transient_file_clone_errors_are_retried() {
         "count": 2
     }))
     .await;
-    h.create::<VmDiskClone>(vdc(
-        "retry",
-        &h.pve_name,
-        json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
-    ))
-    .await;
-    let obj = h.wait_ready::<VmDiskClone>("retry").await;
+    let obj = h
+        .create_ready::<VmDiskClone>(suspend_scsi0(&h, "retry"))
+        .await;
     assert!(obj.status.unwrap().disks[0].cloned);
-    let events = h.events_for("retry").await;
-    assert!(
-        events
-            .iter()
-            .any(|(t, r)| t == "Warning" && r == "OntapTransient"),
-        "{events:?}"
-    );
+    h.assert_event("retry", "Warning", "OntapTransient").await;
     let vm = vm100(&h.inventory().await);
     assert_eq!(
         vm["qmpstatus"], "running",
@@ -409,14 +404,10 @@ async fn failing_clone_job_is_failed_with_ontaps_message() {
         "async_failure": { "operation": "file_clone", "code": "13565952", "message": "Clone start failed: no space" }
     }))
     .await;
-    h.create::<VmDiskClone>(vdc(
-        "bad",
-        &h.pve_name,
-        json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
-    ))
-    .await;
-    let obj = h.wait_phase::<VmDiskClone>("bad", Phase::Failed).await;
-    let msg = obj.status.unwrap().message.unwrap_or_default();
+    let msg = message_of(
+        &h.create_phase::<VmDiskClone>(suspend_scsi0(&h, "bad"), Phase::Failed)
+            .await,
+    );
     assert!(msg.contains("Clone start failed: no space"), "{msg}");
     let vm = vm100(&h.inventory().await);
     assert_eq!(vm["qmpstatus"], "running");
@@ -433,13 +424,7 @@ async fn crash_between_suspend_and_resume_is_repaired() {
         "api": "ontap", "method": "POST", "route": "/api/storage/file/clone", "latency_ms": 4000, "count": 1
     }))
     .await;
-    h.create::<VmDiskClone>(vdc(
-        "crash",
-        &h.pve_name,
-        json!({ "disks": ["scsi0"], "consistency": "Suspend" }),
-    ))
-    .await;
-    h.wait_for::<VmDiskClone>("crash", |o| {
+    h.create_wait_for::<VmDiskClone>(suspend_scsi0(&h, "crash"), |o| {
         o.status.as_ref().is_some_and(|s| !s.restore.is_empty())
     })
     .await;
@@ -459,12 +444,8 @@ async fn crash_between_suspend_and_resume_is_repaired() {
     assert!(st.restore.is_empty());
     assert!(st.disks[0].cloned);
     let inv = h.inventory().await;
-    let vm = vm100(&inv);
-    assert_eq!(
-        (vm["status"].as_str(), vm["qmpstatus"].as_str()),
-        (Some("running"), Some("running"))
-    );
-    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    assert_running(&inv, 100);
+    assert!(copied(&inv, &st.disks[0].clone_path));
     h.delete_and_wait::<VmDiskClone>("crash").await;
     h.finish().await;
 }
@@ -475,10 +456,16 @@ async fn crash_between_suspend_and_resume_is_repaired() {
 async fn unused_on_stopped_vm_applies_immediately() {
     let h = Harness::start("vdc-stopped").await;
     let before = h.inventory().await;
-    let mut obj = vdc("db", &h.pve_name, json!({ "consistency": "Shutdown" }));
-    obj["spec"]["vmid"] = json!(101);
-    h.create::<VmDiskClone>(obj).await;
-    let st = h.wait_ready::<VmDiskClone>("db").await.status.unwrap();
+    let st = h
+        .create_ready::<VmDiskClone>(
+            disk_clone(&h, "db")
+                .vmid(101)
+                .consistency("Shutdown")
+                .build(),
+        )
+        .await
+        .status
+        .unwrap();
     assert_eq!(st.node.as_deref(), Some("pve2"));
     assert_eq!(st.disks.len(), 1);
     let d = &st.disks[0];
@@ -494,16 +481,12 @@ async fn unused_on_stopped_vm_applies_immediately() {
         .iter()
         .all(|k| k != "shutdown" && k != "start"));
 
-    h.delete_and_wait::<VmDiskClone>("db").await;
-    let after = h.inventory().await;
-    assert_eq!(
-        vm(&after, 101).unwrap()["config"],
-        vm(&before, 101).unwrap()["config"]
-    );
-    assert_eq!(
-        volume_files(&after, "pve_images"),
-        volume_files(&before, "pve_images")
-    );
+    h.delete_and_assert_unchanged::<VmDiskClone>(
+        "db",
+        &before,
+        &[VmConfig(101), Files("pve_images")],
+    )
+    .await;
     h.finish().await;
 }
 
@@ -512,13 +495,12 @@ async fn unused_on_stopped_vm_applies_immediately() {
 async fn running_new_vm_blocks_deletion_until_stopped() {
     let h = Harness::start("vdc-newvm-run").await;
     let before = h.inventory().await;
-    h.create::<VmDiskClone>(vdc(
-        "run",
-        &h.pve_name,
-        json!({ "attach": "NewVm", "newVm": { "vmid": 300, "name": "copy-running", "start": true }, "disks": ["scsi0"] }),
-    ))
-    .await;
-    h.wait_ready::<VmDiskClone>("run").await;
+    let run = disk_clone(&h, "run")
+        .attach("NewVm")
+        .new_vm(300, "copy-running")
+        .start_new_vm()
+        .disks(&["scsi0"]);
+    h.create_ready::<VmDiskClone>(run.build()).await;
     assert_eq!(vm(&h.inventory().await, 300).unwrap()["status"], "running");
 
     let blocked = h
@@ -544,10 +526,7 @@ async fn running_new_vm_blocks_deletion_until_stopped() {
     h.wait_gone::<VmDiskClone>("run").await;
     let after = h.inventory().await;
     assert!(vm(&after, 300).is_none());
-    assert_eq!(
-        volume_files(&after, "pve_images"),
-        volume_files(&before, "pve_images")
-    );
+    assert_unchanged(&before, &after, &[Files("pve_images")]);
     h.finish().await;
 }
 
@@ -562,14 +541,19 @@ async fn failed_freeze_copies_crash_consistent_unless_required() {
     .await;
     let before = h.inventory().await;
 
-    h.create::<VmDiskClone>(vdc(
-        "strict",
-        &h.pve_name,
-        json!({ "consistency": "FsFreeze", "requireConsistency": true, "disks": ["scsi1"] }),
-    ))
-    .await;
-    let obj = h.wait_phase::<VmDiskClone>("strict", Phase::Failed).await;
-    let st = obj.status.unwrap();
+    let freeze_scsi1 = |name: &str| {
+        disk_clone(&h, name)
+            .consistency("FsFreeze")
+            .disks(&["scsi1"])
+    };
+    let st = h
+        .create_phase::<VmDiskClone>(
+            freeze_scsi1("strict").require_consistency(true).build(),
+            Phase::Failed,
+        )
+        .await
+        .status
+        .unwrap();
     assert!(
         st.message
             .as_deref()
@@ -579,32 +563,22 @@ async fn failed_freeze_copies_crash_consistent_unless_required() {
         st.message
     );
     assert!(!st.disks[0].cloned);
-    assert_eq!(
-        volume_files(&h.inventory().await, "pve_images"),
-        volume_files(&before, "pve_images"),
-        "nothing copied"
-    );
+    // Nothing copied.
+    assert_unchanged(&before, &h.inventory().await, &[Files("pve_images")]);
 
-    h.create::<VmDiskClone>(vdc(
-        "lenient",
-        &h.pve_name,
-        json!({ "consistency": "FsFreeze", "disks": ["scsi1"] }),
-    ))
-    .await;
-    let obj = h.wait_ready::<VmDiskClone>("lenient").await;
-    let st = obj.status.unwrap();
+    let st = h
+        .create_ready::<VmDiskClone>(freeze_scsi1("lenient").build())
+        .await
+        .status
+        .unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::None));
-    let c = st
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Consistency")
-        .expect("Consistency condition");
+    let c = condition(&st.conditions, "Consistency").expect("Consistency condition");
     assert_eq!(
         (c.status.as_str(), c.reason.as_str()),
         ("False", "QuiesceFailed")
     );
     let inv = h.inventory().await;
-    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    assert!(copied(&inv, &st.disks[0].clone_path));
     assert_eq!(vm100(&inv)["frozen"], false);
     h.delete_and_wait::<VmDiskClone>("strict").await;
     h.delete_and_wait::<VmDiskClone>("lenient").await;
@@ -616,25 +590,19 @@ async fn failed_freeze_copies_crash_consistent_unless_required() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_on_one_vm_never_interleave() {
     let h = Harness::start("vdc-parallel").await;
-    h.create::<VmDiskClone>(vdc(
-        "a",
-        &h.pve_name,
-        json!({ "consistency": "Suspend", "disks": ["scsi0"] }),
-    ))
-    .await;
-    h.create::<VmDiskClone>(vdc(
-        "b",
-        &h.pve_name,
-        json!({ "consistency": "Suspend", "disks": ["scsi1"] }),
-    ))
-    .await;
+    for (name, disk) in [("a", "scsi0"), ("b", "scsi1")] {
+        h.create::<VmDiskClone>(
+            disk_clone(&h, name)
+                .consistency("Suspend")
+                .disks(&[disk])
+                .build(),
+        )
+        .await;
+    }
     h.wait_ready::<VmDiskClone>("a").await;
     h.wait_ready::<VmDiskClone>("b").await;
     let inv = h.inventory().await;
-    let power: Vec<String> = pve_events_for(&inv, 100)
-        .into_iter()
-        .filter(|k| k == "suspend" || k == "resume")
-        .collect();
+    let power = pause_events(&inv, 100);
     assert_eq!(
         power,
         ["suspend", "resume", "suspend", "resume"],
@@ -657,11 +625,12 @@ async fn slow_shutdown_is_followed_across_reconciles() {
         slow_pve(&[("qmshutdown", 10_000), ("qmstart", 7_000)]),
     )
     .await;
-    h.create::<VmDiskClone>(vdc(
-        "slow",
-        &h.pve_name,
-        json!({ "consistency": "Shutdown", "disks": ["scsi1"] }),
-    ))
+    h.create::<VmDiskClone>(
+        disk_clone(&h, "slow")
+            .consistency("Shutdown")
+            .disks(&["scsi1"])
+            .build(),
+    )
     .await;
 
     // The message is written only when a reconcile returns with the task still running.
@@ -711,19 +680,14 @@ async fn slow_shutdown_is_followed_across_reconciles() {
     assert_eq!(st.consistency_applied, Some(VmConsistency::Shutdown));
     assert!(st.restore.is_empty() && st.vm_task.is_none(), "{st:?}");
     let inv = h.inventory().await;
-    let vm = vm100(&inv);
-    assert_eq!(
-        (vm["status"].as_str(), vm["qmpstatus"].as_str()),
-        (Some("running"), Some("running")),
-        "{vm}"
-    );
+    assert_running(&inv, 100);
     let events = pve_events_for(&inv, 100);
     let stop = events
         .iter()
         .rposition(|k| k == "shutdown")
         .unwrap_or_else(|| panic!("shutdown in {events:?}"));
     assert!(events[stop..].iter().any(|k| k == "start"), "{events:?}");
-    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    assert!(copied(&inv, &st.disks[0].clone_path));
     h.delete_and_wait::<VmDiskClone>("slow").await;
     h.finish().await;
 }
@@ -737,23 +701,16 @@ async fn slow_failing_suspend_restores_and_reports() {
         "api": "pve", "async_failure": { "operation": "qmpause", "message": "pause failed: injected" }, "count": 1
     }))
     .await;
-    h.create::<VmDiskClone>(vdc(
-        "slowfail",
-        &h.pve_name,
-        json!({ "consistency": "Suspend", "disks": ["scsi0"] }),
-    ))
+    h.create_wait_for::<VmDiskClone>(suspend_scsi0(&h, "slowfail"), |o| {
+        task_step(o) == Some(VmTaskStep::Quiesce)
+    })
     .await;
-    h.wait_for::<VmDiskClone>("slowfail", |o| task_step(o) == Some(VmTaskStep::Quiesce))
-        .await;
     let obj = h.wait_ready::<VmDiskClone>("slowfail").await;
     let st = obj.status.unwrap();
     assert_eq!(st.consistency_applied, Some(VmConsistency::Suspend));
     assert!(st.restore.is_empty() && st.vm_task.is_none(), "{st:?}");
-    let events = h.events_for("slowfail").await;
-    assert!(
-        events.contains(&("Warning".to_owned(), "ProxmoxTaskFailed".to_owned())),
-        "{events:?}"
-    );
+    h.assert_event("slowfail", "Warning", "ProxmoxTaskFailed")
+        .await;
     let inv = h.inventory().await;
     let failed: Vec<_> = inv["pve"]["tasks"]
         .as_array()
@@ -763,7 +720,7 @@ async fn slow_failing_suspend_restores_and_reports() {
         .collect();
     assert_eq!(failed.len(), 1, "{}", inv["pve"]["tasks"]);
     assert_eq!(vm100(&inv)["qmpstatus"], "running");
-    assert!(volume_files(&inv, "pve_images").contains(&format!("file:{}", st.disks[0].clone_path)));
+    assert!(copied(&inv, &st.disks[0].clone_path));
     h.delete_and_wait::<VmDiskClone>("slowfail").await;
     h.finish().await;
 }

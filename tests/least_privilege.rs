@@ -93,41 +93,32 @@ async fn every_kind_runs_under_the_documented_roles() {
     let h = start("least-priv", &privileges, &tuples).await;
     let before = fingerprint(&h.inventory().await);
 
-    h.create::<VmDiskClone>(vdc(
-        "frozen",
-        &h.pve_name,
-        json!({ "consistency": "FsFreeze" }),
-    ))
-    .await;
-    h.create::<VmDiskClone>(vdc(
-        "paused-copy",
-        &h.pve_name,
-        json!({ "consistency": "Suspend", "attach": "NewVm", "newVm": { "vmid": 150, "name": "copy" } }),
-    ))
-    .await;
-    h.create::<VmDiskClone>(vdc(
-        "stopped",
-        &h.pve_name,
-        json!({ "vmid": 101, "consistency": "Shutdown", "attach": "None" }),
-    ))
-    .await;
-    h.create::<VolumeSnapshot>(manifest(
-        "VolumeSnapshot",
-        "snap",
-        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01", "consistency": "Suspend" }),
-    ))
+    let disk_clone = |name: &str| VmDiskCloneBuilder::new(&h.pve_name, name);
+    for clone in [
+        disk_clone("frozen").consistency("FsFreeze"),
+        disk_clone("paused-copy")
+            .consistency("Suspend")
+            .attach("NewVm")
+            .new_vm(150, "copy"),
+        disk_clone("stopped")
+            .vmid(101)
+            .consistency("Shutdown")
+            .attach("None"),
+    ] {
+        h.create::<VmDiskClone>(clone.build()).await;
+    }
+    h.create::<VolumeSnapshot>(
+        VolumeSnapshotBuilder::new(&h.pve_name, "snap")
+            .consistency("Suspend")
+            .build(),
+    )
     .await;
     for name in ["frozen", "paused-copy", "stopped"] {
         h.wait_ready::<VmDiskClone>(name).await;
     }
     h.wait_ready::<VolumeSnapshot>("snap").await;
-    h.create::<FlexCloneMount>(manifest(
-        "FlexCloneMount",
-        "mnt",
-        json!({ "volumeSnapshotRef": { "name": "snap" } }),
-    ))
-    .await;
-    h.wait_ready::<FlexCloneMount>("mnt").await;
+    h.create_ready::<FlexCloneMount>(FlexCloneMountBuilder::of_snapshot("snap", "mnt").build())
+        .await;
 
     h.delete_and_wait::<FlexCloneMount>("mnt").await;
     h.delete_and_wait::<VolumeSnapshot>("snap").await;
@@ -160,25 +151,16 @@ async fn a_missing_privilege_fails_clearly() {
         .filter(|p| p != "Datastore.Allocate")
         .collect();
     let h = start("least-priv-minus", &privileges, &readme_ontap_tuples()).await;
-    h.create::<VolumeSnapshot>(manifest(
-        "VolumeSnapshot",
-        "snap",
-        json!({ "proxmoxClusterRef": { "name": h.pve_name }, "storage": "ONTAP01" }),
-    ))
-    .await;
-    h.wait_ready::<VolumeSnapshot>("snap").await;
+    h.create_ready::<VolumeSnapshot>(VolumeSnapshotBuilder::new(&h.pve_name, "snap").build())
+        .await;
     let before = fingerprint(&h.inventory().await);
-    h.create::<FlexCloneMount>(manifest(
-        "FlexCloneMount",
-        "mnt",
-        json!({ "volumeSnapshotRef": { "name": "snap" } }),
-    ))
-    .await;
-    let obj = h.wait_phase::<FlexCloneMount>("mnt", Phase::Failed).await;
-    let ready = conditions_of(&obj)
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let obj = h
+        .create_phase::<FlexCloneMount>(
+            FlexCloneMountBuilder::of_snapshot("snap", "mnt").build(),
+            Phase::Failed,
+        )
+        .await;
+    let ready = condition(&conditions_of(&obj), "Ready").cloned().unwrap();
     assert_eq!(ready.reason, "ProxmoxForbidden", "{ready:?}");
     assert!(
         ready.message.contains("Datastore.Allocate"),

@@ -4,6 +4,12 @@
 
 #![allow(dead_code)]
 
+mod builders;
+
+// Every test binary compiles this module; not all of them build fixtures.
+#[allow(unused_imports)]
+pub use builders::*;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -11,7 +17,9 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
-use pve_ontap_controller::api::{OntapCluster, Phase, ProxmoxCluster};
+use pve_ontap_controller::api::{
+    OntapCluster, Phase, ProxmoxCluster, VolumeSnapshot, VolumeSnapshotStatus,
+};
 use pve_ontap_controller::controller::context::Settings;
 use pve_ontap_controller::controller::object::Managed;
 use pve_ontap_controller::controller::runtime;
@@ -370,18 +378,12 @@ impl Harness {
             .as_str()
             .unwrap()
             .to_owned();
-        let resp = self
-            .http
-            .post(format!(
-                "{}/api/storage/volumes/{uuid}/snapshots?return_timeout=30",
-                self.sim.ontap_url()
-            ))
-            .basic_auth("admin", Some("netapp123"))
-            .json(&json!({ "name": name, "comment": "made by someone else" }))
-            .send()
-            .await
-            .expect("ONTAP request");
-        assert!(resp.status().is_success(), "{}", resp.status());
+        self.ontap_call(
+            reqwest::Method::POST,
+            &format!("/api/storage/volumes/{uuid}/snapshots?return_timeout=30"),
+            Some(json!({ "name": name, "comment": "made by someone else" })),
+        )
+        .await;
         let inv = self
             .wait_inventory("the foreign snapshot", |inv| {
                 snapshot_names(inv, volume_name).iter().any(|n| n == name)
@@ -429,6 +431,60 @@ impl Harness {
             .create(&PostParams::default(), &obj)
             .await
             .expect("create")
+    }
+
+    /// Creates the object of `manifest` and waits until it is Ready for its generation (see [`is_ready`]).
+    pub async fn create_ready<K: Managed>(&self, manifest: Value) -> K {
+        let name = self.create::<K>(manifest).await.name_any();
+        self.wait_ready::<K>(&name).await
+    }
+
+    /// Creates the object of `manifest` and waits until `pred` holds for it.
+    pub async fn create_wait_for<K: Namespaced>(
+        &self,
+        manifest: Value,
+        pred: impl Fn(&K) -> bool,
+    ) -> K {
+        let name = self.create::<K>(manifest).await.name_any();
+        self.wait_for::<K>(&name, pred).await
+    }
+
+    /// Creates the object of `manifest` and waits until it reaches `phase`.
+    pub async fn create_phase<K: Managed>(&self, manifest: Value, phase: Phase) -> K {
+        let name = self.create::<K>(manifest).await.name_any();
+        self.wait_phase::<K>(&name, phase).await
+    }
+
+    /// Creates the VolumeSnapshot of `manifest` and waits until it is Ready and ready to use (see
+    /// [`ready_to_use`]); returns its status.
+    pub async fn take_snapshot(&self, manifest: Value) -> VolumeSnapshotStatus {
+        self.create_wait_for::<VolumeSnapshot>(manifest, ready_to_use)
+            .await
+            .status
+            .unwrap_or_default()
+    }
+
+    /// Deletes the object, waits until it is gone and asserts that the inventory equals `before` in every
+    /// respect of `unchanged` (see [`assert_unchanged`]); returns the inventory after.
+    pub async fn delete_and_assert_unchanged<K: Namespaced>(
+        &self,
+        name: &str,
+        before: &Value,
+        unchanged: &[Unchanged<'_>],
+    ) -> Value {
+        self.delete_and_wait::<K>(name).await;
+        let after = self.inventory().await;
+        assert_unchanged(before, &after, unchanged);
+        after
+    }
+
+    /// Asserts that object `name` has an Event of `type_` (`Normal`, `Warning`) with `reason`.
+    pub async fn assert_event(&self, name: &str, type_: &str, reason: &str) {
+        let events = self.events_for(name).await;
+        assert!(
+            events.iter().any(|(t, r)| t == type_ && r == reason),
+            "no {type_} event {reason} for {name}: {events:?}"
+        );
     }
 
     /// Polls until `pred` holds; panics with the last seen object after [`WAIT`].
@@ -566,6 +622,28 @@ impl Harness {
         serde_json::from_str::<Value>(&body).unwrap_or_default()["data"].take()
     }
 
+    /// An ONTAP REST call as an administrator would make it (`admin`), bypassing the controller; `path` starts
+    /// with `/api`. Panics unless ONTAP answers with success; returns the body (`null` when there is none).
+    pub async fn ontap_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.sim.ontap_url()))
+            .basic_auth("admin", Some("netapp123"));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("ONTAP request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
     pub async fn events_for(&self, name: &str) -> Vec<(String, String)> {
         let api: Api<k8s_openapi::api::events::v1::Event> =
             Api::namespaced(self.admin.clone(), &self.ns);
@@ -597,6 +675,47 @@ pub fn volume<'a>(inv: &'a Value, name: &str) -> Option<&'a Value> {
         .unwrap()
         .iter()
         .find(|v| v["name"] == name)
+}
+
+/// One respect in which an inventory must equal an earlier one (see [`assert_unchanged`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Unchanged<'a> {
+    /// The files of an ONTAP volume (see [`volume_files`]): no copy left behind, nothing else removed.
+    Files(&'a str),
+    /// The snapshots of an ONTAP volume, as the inventory shows them (see [`snapshots`]).
+    Snapshots(&'a str),
+    /// Every Proxmox storage.
+    Storages,
+    /// A VM's config.
+    VmConfig(u64),
+    /// A VM's pending changes.
+    VmPending(u64),
+    /// A VM's power state (see [`power_of`]).
+    Power(u64),
+    /// The simulator's Proxmox events (see [`sim_events`]): nothing happened to any VM.
+    PveEvents,
+    /// The simulator's Proxmox events about one VM (see [`pve_events_for`]).
+    VmEvents(u32),
+}
+
+/// Asserts that `after` equals `before` in every respect of `unchanged`.
+pub fn assert_unchanged(before: &Value, after: &Value, unchanged: &[Unchanged<'_>]) {
+    let vm_field = |inv: &Value, vmid: u64, field: &str| {
+        vm(inv, vmid).unwrap_or_else(|| panic!("no VM {vmid}"))[field].clone()
+    };
+    for &respect in unchanged {
+        let of = |inv: &Value| match respect {
+            Unchanged::Files(v) => json!(volume_files(inv, v)),
+            Unchanged::Snapshots(v) => json!(snapshots(inv, v)),
+            Unchanged::Storages => inv["pve"]["storages"].clone(),
+            Unchanged::VmConfig(id) => vm_field(inv, id, "config"),
+            Unchanged::VmPending(id) => vm_field(inv, id, "pending"),
+            Unchanged::Power(id) => json!(power_of(inv, id)),
+            Unchanged::PveEvents => json!(sim_events(inv)),
+            Unchanged::VmEvents(id) => json!(pve_events_for(inv, id)),
+        };
+        assert_eq!(of(after), of(before), "{respect:?} changed");
+    }
 }
 
 /// What the inventory must keep: storages, VMs (state and config) and volumes (snapshots, files, clones).
@@ -650,6 +769,19 @@ pub fn snapshot_names(inv: &Value, vol: &str) -> Vec<String> {
         .collect()
 }
 
+/// The snapshots of an ONTAP volume in the inventory.
+pub fn snapshots(inv: &Value, vol: &str) -> Vec<Value> {
+    volume(inv, vol).unwrap_or_else(|| panic!("no volume {vol}"))["snapshots"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The snapshot `name` of an ONTAP volume in the inventory.
+pub fn snapshot(inv: &Value, vol: &str, name: &str) -> Option<Value> {
+    snapshots(inv, vol).into_iter().find(|s| s["name"] == name)
+}
+
 /// A Proxmox storage of the inventory, by id.
 pub fn storage<'a>(inv: &'a Value, id: &str) -> Option<&'a Value> {
     inv["pve"]["storages"]
@@ -680,6 +812,11 @@ pub fn volume_files(inv: &Value, volume: &str) -> Vec<String> {
         .collect();
     files.sort();
     files
+}
+
+/// Whether the ONTAP volume has a file at `path` (e.g. a copy's `clonePath`).
+pub fn has_file(inv: &Value, volume: &str, path: &str) -> bool {
+    volume_files(inv, volume).contains(&format!("file:{path}"))
 }
 
 pub fn vm(inv: &Value, vmid: u64) -> Option<&Value> {
@@ -717,6 +854,24 @@ pub fn pve_events_for(inv: &Value, vmid: u32) -> Vec<String> {
         .filter(|(_, d)| d.contains(&format!("VM {vmid}")))
         .map(|(k, _)| k)
         .collect()
+}
+
+/// The suspends and resumes of VM `vmid` among the simulator's PVE events, in order.
+pub fn pause_events(inv: &Value, vmid: u32) -> Vec<String> {
+    pve_events_for(inv, vmid)
+        .into_iter()
+        .filter(|k| k == "suspend" || k == "resume")
+        .collect()
+}
+
+/// Asserts that VM `vmid` runs and is not paused.
+pub fn assert_running(inv: &Value, vmid: u64) {
+    assert_eq!(
+        power_of(inv, vmid),
+        ("running".to_owned(), "running".to_owned()),
+        "VM {vmid}: {}",
+        vm(inv, vmid).unwrap()
+    );
 }
 
 /// `(status, qmpstatus)` of a VM in the inventory, e.g. `("running", "running")` or `("running", "paused")`.
@@ -766,6 +921,16 @@ pub fn is_ready<K: Managed>(o: &K) -> bool {
             .conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+/// A snapshot that can be used: Ready for its generation and `readyToUse`.
+pub fn ready_to_use(o: &VolumeSnapshot) -> bool {
+    is_ready(o) && o.status.as_ref().is_some_and(|s| s.ready_to_use)
+}
+
+/// The condition of `type_` among `conds`.
+pub fn condition<'a>(conds: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conds.iter().find(|c| c.type_ == type_)
 }
 
 /// Calls counted in `/_sim/stats` for `api` (`pve`/`ontap`), `method` and a route template ending in `suffix`
