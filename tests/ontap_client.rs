@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pve_ontap_controller::ontap::types::{Completion, FlexCloneSpec, VolumePatch};
-use pve_ontap_controller::ontap::{OntapApi, OntapClient, OntapConfig, OntapError};
+use pve_ontap_controller::ontap::{OntapClient, OntapConfig, OntapError};
 use pve_ontap_sim::{RunningSim, Scenario, ScenarioSource, SimOptions};
 use serde_json::{json, Value};
 

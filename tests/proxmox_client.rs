@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use pve_ontap_controller::ontap::{OntapApi, OntapClient, OntapConfig};
+use pve_ontap_controller::ontap::{OntapClient, OntapConfig};
 use pve_ontap_controller::proxmox::drive::{DiskKey, DriveKind};
 use pve_ontap_controller::proxmox::types::{FreezeState, NfsStorageSpec, PowerState, ResourceType};
 use pve_ontap_controller::proxmox::{
-    wait_for_task, ConfigUpdate, Credentials, PowerAction, ProxmoxApi, ProxmoxClient,
-    ProxmoxConfig, ProxmoxError, TaskWait,
+    wait_for_task, ConfigUpdate, Credentials, PowerAction, ProxmoxClient, ProxmoxConfig,
+    ProxmoxError, TaskWait,
 };
 use pve_ontap_sim::{RunningSim, Scenario, ScenarioSource, SimOptions};
 use serde_json::{json, Value};

@@ -5,8 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-
 use super::error::Error;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -88,77 +86,69 @@ pub struct PveStorage {
     pub nodes: Option<String>,
 }
 
+#[async_trait::async_trait]
 pub trait Pve: Send + Sync {
-    fn version(&self) -> BoxFuture<'_, Result<String>>;
+    async fn version(&self) -> Result<String>;
     /// `(name, status)` of every node.
-    fn nodes(&self) -> BoxFuture<'_, Result<Vec<(String, String)>>>;
+    async fn nodes(&self) -> Result<Vec<(String, String)>>;
     /// The VM's node from `/cluster/resources`; `None` when no such VM exists.
-    fn find_vm(&self, vmid: u32) -> BoxFuture<'_, Result<Option<VmLocation>>>;
-    fn vm_config<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<VmConfig>>;
-    fn vm_state<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<VmState>>;
+    async fn find_vm(&self, vmid: u32) -> Result<Option<VmLocation>>;
+    async fn vm_config(&self, node: &str, vmid: u32) -> Result<VmConfig>;
+    async fn vm_state(&self, node: &str, vmid: u32) -> Result<VmState>;
     /// Synchronous config update (`PUT .../config`).
-    fn update_config<'a>(
-        &'a self,
-        node: &'a str,
+    async fn update_config(
+        &self,
+        node: &str,
         vmid: u32,
         set: Vec<(String, String)>,
         delete: Vec<String>,
         revert: Vec<String>,
         digest: Option<String>,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> Result<()>;
     /// Starts a power operation; returns the task's UPID.
-    fn power<'a>(&'a self, node: &'a str, vmid: u32, op: PowerOp) -> BoxFuture<'a, Result<String>>;
+    async fn power(&self, node: &str, vmid: u32, op: PowerOp) -> Result<String>;
     /// Waits up to `budget` for a task; a task that ended with an error exit status is an error.
-    fn wait_task<'a>(&'a self, upid: &'a str, budget: Duration) -> BoxFuture<'a, Result<Progress>>;
-    fn fsfreeze<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<()>>;
-    fn fsthaw<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<()>>;
+    async fn wait_task(&self, upid: &str, budget: Duration) -> Result<Progress>;
+    async fn fsfreeze(&self, node: &str, vmid: u32) -> Result<()>;
+    async fn fsthaw(&self, node: &str, vmid: u32) -> Result<()>;
     /// `frozen` or `thawed`.
-    fn fsfreeze_status<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<String>>;
+    async fn fsfreeze_status(&self, node: &str, vmid: u32) -> Result<String>;
     /// `POST /nodes/{node}/qemu`; returns the UPID.
-    fn create_vm<'a>(
-        &'a self,
-        node: &'a str,
+    async fn create_vm(
+        &self,
+        node: &str,
         vmid: u32,
         params: Vec<(String, String)>,
-    ) -> BoxFuture<'a, Result<String>>;
+    ) -> Result<String>;
     /// `DELETE /nodes/{node}/qemu/{vmid}`; returns the UPID.
-    fn destroy_vm<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<String>>;
-    fn storages(&self) -> BoxFuture<'_, Result<Vec<PveStorage>>>;
+    async fn destroy_vm(&self, node: &str, vmid: u32) -> Result<String>;
+    async fn storages(&self) -> Result<Vec<PveStorage>>;
     /// One storage, from the listing (`GET /storage` needs only `Datastore.Audit`); `None` when it does not exist
     /// or is not visible to the account.
-    fn storage<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<PveStorage>>>;
-    fn create_nfs_storage<'a>(&'a self, spec: NewNfsStorage) -> BoxFuture<'a, Result<()>>;
+    async fn storage(&self, id: &str) -> Result<Option<PveStorage>>;
+    async fn create_nfs_storage(&self, spec: NewNfsStorage) -> Result<()>;
     /// Removes a storage definition; a missing one counts as done.
-    fn delete_storage<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>>;
+    async fn delete_storage(&self, id: &str) -> Result<()>;
     /// `(vmid, node)` of every QEMU VM in the cluster.
-    fn vms(&self) -> BoxFuture<'_, Result<Vec<(u32, String)>>>;
+    async fn vms(&self) -> Result<Vec<(u32, String)>>;
     /// The config in ONE call (`GET .../config`): values with pending changes merged in and the digest;
     /// `pending`/`pending_delete` are left empty (unknown).
-    fn vm_config_merged<'a>(&'a self, node: &'a str, vmid: u32) -> BoxFuture<'a, Result<VmConfig>>;
+    async fn vm_config_merged(&self, node: &str, vmid: u32) -> Result<VmConfig>;
     /// The config in ONE call (`GET .../pending`): every key with its pending value merged in, which keys are
     /// pending and which are to be deleted; no digest.
-    fn vm_config_pending<'a>(&'a self, node: &'a str, vmid: u32)
-        -> BoxFuture<'a, Result<VmConfig>>;
+    async fn vm_config_pending(&self, node: &str, vmid: u32) -> Result<VmConfig>;
     /// Every value the VM's config holds now or will hold after its next cold start, in ONE call
     /// (`GET .../pending`): a key with a pending change yields both its current and its pending value.
-    fn vm_all_values<'a>(
-        &'a self,
-        node: &'a str,
-        vmid: u32,
-    ) -> BoxFuture<'a, Result<Vec<(String, String)>>>;
+    async fn vm_all_values(&self, node: &str, vmid: u32) -> Result<Vec<(String, String)>>;
     /// `PUT /storage/{id}`: sets `set` and removes `delete` (only non-fixed options: content, nodes, options).
-    fn update_storage<'a>(
-        &'a self,
-        id: &'a str,
+    async fn update_storage(
+        &self,
+        id: &str,
         set: Vec<(String, String)>,
         delete: Vec<String>,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> Result<()>;
     /// The VM's tasks still running on `node` (`GET /nodes/{node}/tasks?source=active`), oldest first.
-    fn active_vm_tasks<'a>(
-        &'a self,
-        node: &'a str,
-        vmid: u32,
-    ) -> BoxFuture<'a, Result<Vec<ActiveTask>>>;
+    async fn active_vm_tasks(&self, node: &str, vmid: u32) -> Result<Vec<ActiveTask>>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,91 +202,64 @@ pub struct OntapFacts {
     pub svms: Vec<(String, String, Option<String>)>,
 }
 
+#[async_trait::async_trait]
 pub trait Ontap: Send + Sync {
-    fn facts(&self) -> BoxFuture<'_, Result<OntapFacts>>;
+    async fn facts(&self) -> Result<OntapFacts>;
     /// `(address, svm)` of every data LIF serving NFS.
-    fn data_lifs(&self) -> BoxFuture<'_, Result<Vec<(String, String)>>>;
-    fn volumes(&self) -> BoxFuture<'_, Result<Vec<OntapVolume>>>;
+    async fn data_lifs(&self) -> Result<Vec<(String, String)>>;
+    async fn volumes(&self) -> Result<Vec<OntapVolume>>;
     /// Whether a file or directory exists (a lookup error is an error, never `false`).
-    fn file_exists<'a>(
-        &'a self,
-        volume_uuid: &'a str,
-        path: &'a str,
-    ) -> BoxFuture<'a, Result<bool>>;
+    async fn file_exists(&self, volume_uuid: &str, path: &str) -> Result<bool>;
     /// Creates one directory level; an existing directory counts as done.
-    fn mkdir<'a>(&'a self, volume_uuid: &'a str, path: &'a str) -> BoxFuture<'a, Result<()>>;
+    async fn mkdir(&self, volume_uuid: &str, path: &str) -> Result<()>;
     /// Deletes a file (or an empty directory); a missing one counts as done.
-    fn delete_file<'a>(&'a self, volume_uuid: &'a str, path: &'a str) -> BoxFuture<'a, Result<()>>;
+    async fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()>;
     /// Starts a file clone inside one volume, waiting up to ONTAP's `return_timeout`.
-    fn file_clone<'a>(
-        &'a self,
-        volume_uuid: &'a str,
-        volume_name: &'a str,
-        source: &'a str,
-        destination: &'a str,
-    ) -> BoxFuture<'a, Result<Progress>>;
+    async fn file_clone(
+        &self,
+        volume_uuid: &str,
+        volume_name: &str,
+        source: &str,
+        destination: &str,
+    ) -> Result<Progress>;
     /// Looks at a job; a failed job is an error carrying ONTAP's code and message.
-    fn job<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<Progress>>;
+    async fn job(&self, uuid: &str) -> Result<Progress>;
 
-    fn find_volume<'a>(
-        &'a self,
-        svm: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OntapVolume>>>;
+    async fn find_volume(&self, svm: &str, name: &str) -> Result<Option<OntapVolume>>;
     /// FlexClones whose parent is `(volume uuid, snapshot name)`.
-    fn clones_of<'a>(
-        &'a self,
-        volume_uuid: &'a str,
-        snapshot: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<OntapVolume>>>;
-    fn find_snapshot<'a>(
-        &'a self,
-        volume_uuid: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<SnapshotInfo>>>;
-    fn create_snapshot<'a>(
-        &'a self,
-        volume_uuid: &'a str,
-        name: &'a str,
-        comment: &'a str,
-    ) -> BoxFuture<'a, Result<Progress>>;
+    async fn clones_of(&self, volume_uuid: &str, snapshot: &str) -> Result<Vec<OntapVolume>>;
+    async fn find_snapshot(&self, volume_uuid: &str, name: &str) -> Result<Option<SnapshotInfo>>;
+    async fn create_snapshot(
+        &self,
+        volume_uuid: &str,
+        name: &str,
+        comment: &str,
+    ) -> Result<Progress>;
     /// Deletes a snapshot; a missing one counts as done.
-    fn delete_snapshot<'a>(
-        &'a self,
-        volume_uuid: &'a str,
-        uuid: &'a str,
-    ) -> BoxFuture<'a, Result<Progress>>;
-    fn create_flexclone(&self, spec: NewFlexClone) -> BoxFuture<'_, Result<Progress>>;
+    async fn delete_snapshot(&self, volume_uuid: &str, uuid: &str) -> Result<Progress>;
+    async fn create_flexclone(&self, spec: NewFlexClone) -> Result<Progress>;
     /// Mounts (`Some(path)`) or unmounts (`Some("")`) a volume and/or starts a split.
-    fn patch_volume<'a>(
-        &'a self,
-        uuid: &'a str,
+    async fn patch_volume(
+        &self,
+        uuid: &str,
         junction: Option<String>,
         split: bool,
-    ) -> BoxFuture<'a, Result<Progress>>;
+    ) -> Result<Progress>;
     /// Deletes a volume; a missing one counts as done.
-    fn delete_volume<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<Progress>>;
+    async fn delete_volume(&self, uuid: &str) -> Result<Progress>;
     /// Names of deleted volumes still in the SVM's recovery queue.
-    fn recovery_queue<'a>(&'a self, svm: &'a str) -> BoxFuture<'a, Result<Vec<String>>>;
-    fn purge_recovery_queue<'a>(
-        &'a self,
-        svm: &'a str,
-        queued_name: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
+    async fn recovery_queue(&self, svm: &str) -> Result<Vec<String>>;
+    async fn purge_recovery_queue(&self, svm: &str, queued_name: &str) -> Result<()>;
     /// Volumes of `svm` mounted at any of `paths` (one filtered query, ONTAP matches `nas.path`
     /// case-insensitively); no listing of every volume.
-    fn volumes_at_paths<'a>(
-        &'a self,
-        svm: &'a str,
-        paths: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<OntapVolume>>>;
+    async fn volumes_at_paths(&self, svm: &str, paths: &[String]) -> Result<Vec<OntapVolume>>;
     /// Replaces a snapshot's comment (`PATCH .../snapshots/{uuid}`).
-    fn set_snapshot_comment<'a>(
-        &'a self,
-        volume_uuid: &'a str,
-        snapshot_uuid: &'a str,
-        comment: &'a str,
-    ) -> BoxFuture<'a, Result<Progress>>;
+    async fn set_snapshot_comment(
+        &self,
+        volume_uuid: &str,
+        snapshot_uuid: &str,
+        comment: &str,
+    ) -> Result<Progress>;
 }
 
 /// A Proxmox task still running, as the node's task list shows it.

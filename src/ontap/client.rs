@@ -1,11 +1,10 @@
-//! The reqwest implementation of [`OntapApi`]: one keep-alive client, basic auth, `return_timeout` so short jobs
+//! The ONTAP REST client: one keep-alive client, basic auth, `return_timeout` so short jobs
 //! finish in one call, bounded job polling, `_links.next` pagination, errors classified in [`OntapError`].
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use backon::BackoffBuilder;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::Method;
@@ -13,7 +12,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::api::OntapApi;
 use super::error::{OntapError, Result};
 use super::types::*;
 use crate::request_observer::{self, Backend, Outcome, RequestObserver};
@@ -376,19 +374,21 @@ fn at_most_one<T>(mut records: Vec<T>, what: &str) -> Result<Option<T>> {
     }
 }
 
-#[async_trait]
-impl OntapApi for OntapClient {
-    async fn cluster(&self) -> Result<ClusterInfo> {
+impl OntapClient {
+    /// `GET /api/cluster`.
+    pub async fn cluster(&self) -> Result<ClusterInfo> {
         self.get_one("/api/cluster", &[("fields", "name,uuid,version")])
             .await
     }
 
-    async fn svms(&self) -> Result<Vec<Svm>> {
+    /// `GET /api/svm/svms`.
+    pub async fn svms(&self) -> Result<Vec<Svm>> {
         self.get_all("/api/svm/svms", &[("fields", "uuid,name,state")])
             .await
     }
 
-    async fn ip_interfaces(&self, address: Option<&str>) -> Result<Vec<IpInterface>> {
+    /// `GET /api/network/ip/interfaces[?ip.address=]`.
+    pub async fn ip_interfaces(&self, address: Option<&str>) -> Result<Vec<IpInterface>> {
         let mut q = vec![(
             "fields",
             "uuid,name,ip.address,svm.name,svm.uuid,scope,state,services",
@@ -399,7 +399,8 @@ impl OntapApi for OntapClient {
         self.get_all("/api/network/ip/interfaces", &q).await
     }
 
-    async fn volume(&self, uuid: &str) -> Result<Volume> {
+    /// `GET /api/storage/volumes/{uuid}`.
+    pub async fn volume(&self, uuid: &str) -> Result<Volume> {
         self.get_one(
             &format!("/api/storage/volumes/{}", encode_segment(uuid)),
             &[("fields", VOLUME_FIELDS)],
@@ -407,7 +408,8 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn find_volume(&self, svm: &str, name: &str) -> Result<Option<Volume>> {
+    /// The volume `name` in SVM `svm`, if any.
+    pub async fn find_volume(&self, svm: &str, name: &str) -> Result<Option<Volume>> {
         let v = self
             .get_all(
                 "/api/storage/volumes",
@@ -417,7 +419,8 @@ impl OntapApi for OntapClient {
         at_most_one(v, &format!("volume {svm}:{name}"))
     }
 
-    async fn find_volume_by_path(&self, svm: &str, path: &str) -> Result<Option<Volume>> {
+    /// The volume mounted at junction `path` in SVM `svm`, if any.
+    pub async fn find_volume_by_path(&self, svm: &str, path: &str) -> Result<Option<Volume>> {
         let v = self
             .get_all(
                 "/api/storage/volumes",
@@ -431,13 +434,15 @@ impl OntapApi for OntapClient {
         at_most_one(v, &format!("junction {svm}:{path}"))
     }
 
-    async fn list_volumes(&self, query: &[(&str, &str)]) -> Result<Vec<Volume>> {
+    /// Volumes matching arbitrary ONTAP query parameters (e.g. `clone.parent_volume.uuid`).
+    pub async fn list_volumes(&self, query: &[(&str, &str)]) -> Result<Vec<Volume>> {
         let mut q = query.to_vec();
         q.push(("fields", VOLUME_FIELDS));
         self.get_all("/api/storage/volumes", &q).await
     }
 
-    async fn create_flexclone(&self, spec: &FlexCloneSpec) -> Result<Completion> {
+    /// `POST /api/storage/volumes` with `clone.is_flexclone`.
+    pub async fn create_flexclone(&self, spec: &FlexCloneSpec) -> Result<Completion> {
         let mut body = json!({
             "name": spec.name,
             "svm": {"name": spec.svm},
@@ -457,7 +462,8 @@ impl OntapApi for OntapClient {
             .await
     }
 
-    async fn patch_volume(&self, uuid: &str, patch: &VolumePatch) -> Result<Completion> {
+    /// `PATCH /api/storage/volumes/{uuid}`.
+    pub async fn patch_volume(&self, uuid: &str, patch: &VolumePatch) -> Result<Completion> {
         let mut body = json!({});
         if let Some(p) = &patch.junction_path {
             body["nas"] = json!({ "path": p });
@@ -483,7 +489,8 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn delete_volume(&self, uuid: &str, force: bool) -> Result<Completion> {
+    /// `DELETE /api/storage/volumes/{uuid}`; `force` bypasses the recovery queue (ONTAP 9.12+).
+    pub async fn delete_volume(&self, uuid: &str, force: bool) -> Result<Completion> {
         let q: Vec<(&str, &str)> = if force {
             vec![("force", "true")]
         } else {
@@ -498,7 +505,8 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn recovery_queue(&self, svm: &str) -> Result<Vec<RecoveryQueueEntry>> {
+    /// `volume recovery-queue show -vserver <svm>` through the private CLI passthrough.
+    pub async fn recovery_queue(&self, svm: &str) -> Result<Vec<RecoveryQueueEntry>> {
         self.get_all(
             "/api/private/cli/volume/recovery-queue",
             &[
@@ -512,7 +520,8 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn purge_recovery_queue(&self, svm: &str, queued_name: &str) -> Result<()> {
+    /// `volume recovery-queue purge -vserver <svm> -volume <queued name>`; the caller proves the entry is its own.
+    pub async fn purge_recovery_queue(&self, svm: &str, queued_name: &str) -> Result<()> {
         let body = json!({ "vserver": svm, "volume": queued_name });
         let url = self.url("/api/private/cli/volume/recovery-queue/purge", &[])?;
         self.request(Method::POST, url, Some(&body))
@@ -520,7 +529,7 @@ impl OntapApi for OntapClient {
             .map(|_| ())
     }
 
-    async fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>> {
+    pub async fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>> {
         self.get_all(
             &format!(
                 "/api/storage/volumes/{}/snapshots",
@@ -531,7 +540,7 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<Snapshot> {
+    pub async fn snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<Snapshot> {
         self.get_one(
             &format!(
                 "/api/storage/volumes/{}/snapshots/{}",
@@ -543,7 +552,7 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn find_snapshot(&self, volume_uuid: &str, name: &str) -> Result<Option<Snapshot>> {
+    pub async fn find_snapshot(&self, volume_uuid: &str, name: &str) -> Result<Option<Snapshot>> {
         let v = self
             .get_all(
                 &format!(
@@ -556,7 +565,7 @@ impl OntapApi for OntapClient {
         at_most_one(v, &format!("snapshot {name}"))
     }
 
-    async fn create_snapshot(
+    pub async fn create_snapshot(
         &self,
         volume_uuid: &str,
         name: &str,
@@ -578,7 +587,11 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn delete_snapshot(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<Completion> {
+    pub async fn delete_snapshot(
+        &self,
+        volume_uuid: &str,
+        snapshot_uuid: &str,
+    ) -> Result<Completion> {
         self.run_job(
             Method::DELETE,
             &format!(
@@ -592,7 +605,8 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn clone_file(
+    /// `POST /api/storage/file/clone` (paths relative to the volume root; never overwrites).
+    pub async fn clone_file(
         &self,
         volume_uuid: &str,
         volume_name: &str,
@@ -609,7 +623,8 @@ impl OntapApi for OntapClient {
             .await
     }
 
-    async fn file_info(&self, volume_uuid: &str, path: &str) -> Result<FileInfo> {
+    /// Metadata of one file or directory.
+    pub async fn file_info(&self, volume_uuid: &str, path: &str) -> Result<FileInfo> {
         let (_, v) = self
             .request(
                 Method::GET,
@@ -635,7 +650,8 @@ impl OntapApi for OntapClient {
             .map_err(|e| OntapError::Protocol(format!("decoding file metadata: {e}")))
     }
 
-    async fn list_directory(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>> {
+    /// Entries of a directory (without `.` and `..`); `""` is the volume root.
+    pub async fn list_directory(&self, volume_uuid: &str, path: &str) -> Result<Vec<FileInfo>> {
         let entries: Vec<FileInfo> = self
             .get_all(
                 &Self::files_path(volume_uuid, path),
@@ -648,7 +664,8 @@ impl OntapApi for OntapClient {
             .collect())
     }
 
-    async fn create_directory(
+    /// Creates one directory level (the parent must exist).
+    pub async fn create_directory(
         &self,
         volume_uuid: &str,
         path: &str,
@@ -661,7 +678,8 @@ impl OntapApi for OntapClient {
             .map(|_| ())
     }
 
-    async fn delete_file(
+    /// Deletes a file or an empty directory (`recurse` removes a tree).
+    pub async fn delete_file(
         &self,
         volume_uuid: &str,
         path: &str,
@@ -681,7 +699,9 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn job_completion(&self, job_uuid: &str) -> Result<Completion> {
+    /// Current state of a job: done, still running, or the job's failure as an error. A job that no longer
+    /// exists (ONTAP forgets finished jobs after minutes) is `NotFound`; the caller re-observes the object.
+    pub async fn job_completion(&self, job_uuid: &str) -> Result<Completion> {
         let job = self.job(job_uuid).await?;
         match job.state.as_str() {
             "success" => Ok(Completion::Done),
@@ -704,7 +724,8 @@ impl OntapApi for OntapClient {
         }
     }
 
-    async fn job(&self, job_uuid: &str) -> Result<Job> {
+    /// `GET /api/cluster/jobs/{uuid}`.
+    pub async fn job(&self, job_uuid: &str) -> Result<Job> {
         // No `fields`: the default instance view carries state/message/code everywhere, while naming `error`
         // (added after 9.8) would be rejected as an unknown field on older releases.
         self.get_one(
@@ -714,7 +735,8 @@ impl OntapApi for OntapClient {
         .await
     }
 
-    async fn set_snapshot_comment(
+    /// `PATCH /api/storage/volumes/{volume.uuid}/snapshots/{uuid}` with `comment` (async job).
+    pub async fn set_snapshot_comment(
         &self,
         volume_uuid: &str,
         snapshot_uuid: &str,

@@ -239,7 +239,7 @@ impl Job {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Completion {
     Done,
-    /// The job is still running: store the uuid, requeue, and ask [`super::OntapApi::job_completion`] later.
+    /// The job is still running: store the uuid, requeue, and ask [`super::OntapClient::job_completion`] later.
     InProgress {
         job_uuid: String,
     },

@@ -1,85 +1,11 @@
-//! The narrow interface reconcilers use ([`ProxmoxApi`]), its request types and the bounded task wait.
+//! Request types of the Proxmox client (config updates, power actions) and the bounded task wait.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use backon::BackoffBuilder;
 
 use super::error::{ProxmoxError, Result};
 use super::types::*;
-
-/// Proxmox VE operations the controller needs. Implemented by [`super::ProxmoxClient`]; fakes implement it in
-/// reconciler unit tests.
-#[async_trait]
-pub trait ProxmoxApi: Send + Sync {
-    /// `GET /version`.
-    async fn version(&self) -> Result<Version>;
-    /// `GET /nodes`.
-    async fn nodes(&self) -> Result<Vec<Node>>;
-    /// `GET /cluster/resources[?type=]`.
-    async fn cluster_resources(&self, kind: Option<ResourceType>) -> Result<Vec<ClusterResource>>;
-    /// `GET /storage`.
-    async fn storages(&self) -> Result<Vec<StorageConfig>>;
-    /// `GET /storage/{storage}`; a missing storage is [`ProxmoxError::NotFound`].
-    async fn storage(&self, storage: &str) -> Result<StorageConfig>;
-    /// `POST /storage` with `type=nfs` (synchronous; Proxmox mounts the export right away).
-    async fn create_nfs_storage(&self, spec: &NfsStorageSpec) -> Result<()>;
-    /// `DELETE /storage/{storage}` (Proxmox does not unmount it).
-    async fn delete_storage(&self, storage: &str) -> Result<()>;
-    /// `GET /nodes/{node}/storage/{storage}/content?content=images[&vmid=]`.
-    async fn storage_content(
-        &self,
-        node: &str,
-        storage: &str,
-        vmid: Option<u32>,
-    ) -> Result<Vec<StorageContentItem>>;
-    /// `GET /nodes/{node}/qemu/{vmid}/config`; pending values merged in unless `current`.
-    async fn vm_config(&self, node: &str, vmid: u32, current: bool) -> Result<VmConfig>;
-    /// `GET /nodes/{node}/qemu/{vmid}/pending`.
-    async fn vm_pending(&self, node: &str, vmid: u32) -> Result<Vec<PendingEntry>>;
-    /// `PUT /nodes/{node}/qemu/{vmid}/config` (synchronous).
-    async fn update_vm_config(&self, node: &str, vmid: u32, update: &ConfigUpdate) -> Result<()>;
-    /// `POST /nodes/{node}/qemu/{vmid}/config` (task `qmconfig`).
-    async fn update_vm_config_async(
-        &self,
-        node: &str,
-        vmid: u32,
-        update: &ConfigUpdate,
-    ) -> Result<Upid>;
-    /// `POST /nodes/{node}/qemu` with `vmid` and config keys (task `qmcreate`).
-    async fn create_vm(&self, node: &str, vmid: u32, config: &[(String, String)]) -> Result<Upid>;
-    /// `DELETE /nodes/{node}/qemu/{vmid}` (task `qmdestroy`; deletes every owned volume the config references).
-    async fn delete_vm(
-        &self,
-        node: &str,
-        vmid: u32,
-        purge: bool,
-        destroy_unreferenced_disks: bool,
-    ) -> Result<Upid>;
-    /// `GET /nodes/{node}/qemu/{vmid}/status/current`.
-    async fn vm_status(&self, node: &str, vmid: u32) -> Result<VmStatus>;
-    /// `POST /nodes/{node}/qemu/{vmid}/status/{start|stop|shutdown|suspend|resume}`.
-    async fn vm_power(&self, node: &str, vmid: u32, action: PowerAction) -> Result<Upid>;
-    /// `POST .../agent/fsfreeze-freeze`; returns the number of file systems frozen.
-    async fn agent_fsfreeze_freeze(&self, node: &str, vmid: u32) -> Result<u64>;
-    /// `POST .../agent/fsfreeze-thaw`; returns the number of file systems thawed.
-    async fn agent_fsfreeze_thaw(&self, node: &str, vmid: u32) -> Result<u64>;
-    /// `POST .../agent/fsfreeze-status`.
-    async fn agent_fsfreeze_status(&self, node: &str, vmid: u32) -> Result<FreezeState>;
-    /// `GET /nodes/{upid.node}/tasks/{upid}/status`.
-    async fn task_status(&self, upid: &Upid) -> Result<TaskStatus>;
-    /// `PUT /storage/{storage}` (synchronous): set `set`, remove `delete`. Proxmox refuses the fixed options
-    /// (`type`, `server`, `export`, `path`); `content`, `nodes`, `options` may change.
-    async fn update_storage(
-        &self,
-        storage: &str,
-        set: &[(String, String)],
-        delete: &[String],
-    ) -> Result<()>;
-    /// `GET /nodes/{node}/tasks?vmid=&source=active`: the VM's tasks still running on `node`, oldest first.
-    /// Lists the caller's own tasks (a token sees its own), or all of them with Sys.Audit on `/nodes/{node}`.
-    async fn vm_active_tasks(&self, node: &str, vmid: u32) -> Result<Vec<TaskListEntry>>;
-}
 
 /// A VM config change: keys to set, keys to delete, optional digest of the config it was computed from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -196,7 +122,7 @@ pub enum TaskWait {
 /// A failed task is [`ProxmoxError::TaskFailed`]; running out of time is [`TaskWait::Running`], never a failure.
 /// Transient errors while polling (including "no such task" right after the start) are retried within the budget.
 pub async fn wait_for_task(
-    api: &dyn ProxmoxApi,
+    api: &super::ProxmoxClient,
     upid: &Upid,
     budget: Duration,
 ) -> Result<TaskWait> {

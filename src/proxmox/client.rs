@@ -1,4 +1,4 @@
-//! The reqwest implementation of [`ProxmoxApi`]: one keep-alive client per endpoint, endpoints tried in order,
+//! The Proxmox VE API client: one keep-alive client per endpoint, endpoints tried in order,
 //! API-token or ticket authentication, errors classified once in [`ProxmoxError::from_response`].
 
 use std::collections::BTreeMap;
@@ -7,14 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::api::{ConfigUpdate, PowerAction, ProxmoxApi};
+use super::api::{ConfigUpdate, PowerAction};
 use super::error::{ProxmoxError, Result};
 use super::types::*;
 use crate::request_observer::{self, Backend, Outcome, RequestObserver};
@@ -503,31 +502,39 @@ fn p(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_string(), v.into())
 }
 
-#[async_trait]
-impl ProxmoxApi for ProxmoxClient {
-    async fn version(&self) -> Result<Version> {
+impl ProxmoxClient {
+    /// `GET /version`.
+    pub async fn version(&self) -> Result<Version> {
         self.get(&["version"], &[]).await
     }
 
-    async fn nodes(&self) -> Result<Vec<Node>> {
+    /// `GET /nodes`.
+    pub async fn nodes(&self) -> Result<Vec<Node>> {
         self.get(&["nodes"], &[]).await
     }
 
-    async fn cluster_resources(&self, kind: Option<ResourceType>) -> Result<Vec<ClusterResource>> {
+    /// `GET /cluster/resources[?type=]`.
+    pub async fn cluster_resources(
+        &self,
+        kind: Option<ResourceType>,
+    ) -> Result<Vec<ClusterResource>> {
         let params: Vec<(String, String)> =
             kind.map(|k| p("type", k.as_str())).into_iter().collect();
         self.get(&["cluster", "resources"], &params).await
     }
 
-    async fn storages(&self) -> Result<Vec<StorageConfig>> {
+    /// `GET /storage`.
+    pub async fn storages(&self) -> Result<Vec<StorageConfig>> {
         self.get(&["storage"], &[]).await
     }
 
-    async fn storage(&self, storage: &str) -> Result<StorageConfig> {
+    /// `GET /storage/{storage}`; a missing storage is [`ProxmoxError::NotFound`].
+    pub async fn storage(&self, storage: &str) -> Result<StorageConfig> {
         self.get(&["storage", storage], &[]).await
     }
 
-    async fn create_nfs_storage(&self, spec: &NfsStorageSpec) -> Result<()> {
+    /// `POST /storage` with `type=nfs` (synchronous; Proxmox mounts the export right away).
+    pub async fn create_nfs_storage(&self, spec: &NfsStorageSpec) -> Result<()> {
         let mut params = vec![
             p("storage", &spec.storage),
             p("type", "nfs"),
@@ -551,13 +558,15 @@ impl ProxmoxApi for ProxmoxClient {
             .map(|_| ())
     }
 
-    async fn delete_storage(&self, storage: &str) -> Result<()> {
+    /// `DELETE /storage/{storage}` (Proxmox does not unmount it).
+    pub async fn delete_storage(&self, storage: &str) -> Result<()> {
         self.call(Method::DELETE, &["storage", storage], &[])
             .await
             .map(|_| ())
     }
 
-    async fn storage_content(
+    /// `GET /nodes/{node}/storage/{storage}/content?content=images[&vmid=]`.
+    pub async fn storage_content(
         &self,
         node: &str,
         storage: &str,
@@ -571,7 +580,8 @@ impl ProxmoxApi for ProxmoxClient {
             .await
     }
 
-    async fn vm_config(&self, node: &str, vmid: u32, current: bool) -> Result<VmConfig> {
+    /// `GET /nodes/{node}/qemu/{vmid}/config`; pending values merged in unless `current`.
+    pub async fn vm_config(&self, node: &str, vmid: u32, current: bool) -> Result<VmConfig> {
         let params: Vec<(String, String)> = if current {
             vec![p("current", "1")]
         } else {
@@ -581,12 +591,19 @@ impl ProxmoxApi for ProxmoxClient {
             .await
     }
 
-    async fn vm_pending(&self, node: &str, vmid: u32) -> Result<Vec<PendingEntry>> {
+    /// `GET /nodes/{node}/qemu/{vmid}/pending`.
+    pub async fn vm_pending(&self, node: &str, vmid: u32) -> Result<Vec<PendingEntry>> {
         self.get(&["nodes", node, "qemu", &vmid_s(vmid), "pending"], &[])
             .await
     }
 
-    async fn update_vm_config(&self, node: &str, vmid: u32, update: &ConfigUpdate) -> Result<()> {
+    /// `PUT /nodes/{node}/qemu/{vmid}/config` (synchronous).
+    pub async fn update_vm_config(
+        &self,
+        node: &str,
+        vmid: u32,
+        update: &ConfigUpdate,
+    ) -> Result<()> {
         let params = update.params()?;
         self.call(
             Method::PUT,
@@ -597,7 +614,8 @@ impl ProxmoxApi for ProxmoxClient {
         .map(|_| ())
     }
 
-    async fn update_vm_config_async(
+    /// `POST /nodes/{node}/qemu/{vmid}/config` (task `qmconfig`).
+    pub async fn update_vm_config_async(
         &self,
         node: &str,
         vmid: u32,
@@ -612,14 +630,21 @@ impl ProxmoxApi for ProxmoxClient {
         .await
     }
 
-    async fn create_vm(&self, node: &str, vmid: u32, config: &[(String, String)]) -> Result<Upid> {
+    /// `POST /nodes/{node}/qemu` with `vmid` and config keys (task `qmcreate`).
+    pub async fn create_vm(
+        &self,
+        node: &str,
+        vmid: u32,
+        config: &[(String, String)],
+    ) -> Result<Upid> {
         let mut params = vec![p("vmid", vmid_s(vmid))];
         params.extend(config.iter().cloned());
         self.upid(Method::POST, &["nodes", node, "qemu"], &params)
             .await
     }
 
-    async fn delete_vm(
+    /// `DELETE /nodes/{node}/qemu/{vmid}` (task `qmdestroy`; deletes every owned volume the config references).
+    pub async fn delete_vm(
         &self,
         node: &str,
         vmid: u32,
@@ -641,7 +666,8 @@ impl ProxmoxApi for ProxmoxClient {
         .await
     }
 
-    async fn vm_status(&self, node: &str, vmid: u32) -> Result<VmStatus> {
+    /// `GET /nodes/{node}/qemu/{vmid}/status/current`.
+    pub async fn vm_status(&self, node: &str, vmid: u32) -> Result<VmStatus> {
         self.get(
             &["nodes", node, "qemu", &vmid_s(vmid), "status", "current"],
             &[],
@@ -649,7 +675,8 @@ impl ProxmoxApi for ProxmoxClient {
         .await
     }
 
-    async fn vm_power(&self, node: &str, vmid: u32, action: PowerAction) -> Result<Upid> {
+    /// `POST /nodes/{node}/qemu/{vmid}/status/{start|stop|shutdown|suspend|resume}`.
+    pub async fn vm_power(&self, node: &str, vmid: u32, action: PowerAction) -> Result<Upid> {
         let (op, params) = action.request();
         self.upid(
             Method::POST,
@@ -659,17 +686,20 @@ impl ProxmoxApi for ProxmoxClient {
         .await
     }
 
-    async fn agent_fsfreeze_freeze(&self, node: &str, vmid: u32) -> Result<u64> {
+    /// `POST .../agent/fsfreeze-freeze`; returns the number of file systems frozen.
+    pub async fn agent_fsfreeze_freeze(&self, node: &str, vmid: u32) -> Result<u64> {
         let v = self.agent_command(node, vmid, "fsfreeze-freeze").await?;
         Ok(agent_count(&v))
     }
 
-    async fn agent_fsfreeze_thaw(&self, node: &str, vmid: u32) -> Result<u64> {
+    /// `POST .../agent/fsfreeze-thaw`; returns the number of file systems thawed.
+    pub async fn agent_fsfreeze_thaw(&self, node: &str, vmid: u32) -> Result<u64> {
         let v = self.agent_command(node, vmid, "fsfreeze-thaw").await?;
         Ok(agent_count(&v))
     }
 
-    async fn agent_fsfreeze_status(&self, node: &str, vmid: u32) -> Result<FreezeState> {
+    /// `POST .../agent/fsfreeze-status`.
+    pub async fn agent_fsfreeze_status(&self, node: &str, vmid: u32) -> Result<FreezeState> {
         let v = self.agent_command(node, vmid, "fsfreeze-status").await?;
         match v.get("result").and_then(Value::as_str) {
             Some("frozen") => Ok(FreezeState::Frozen),
@@ -680,12 +710,15 @@ impl ProxmoxApi for ProxmoxClient {
         }
     }
 
-    async fn task_status(&self, upid: &Upid) -> Result<TaskStatus> {
+    /// `GET /nodes/{upid.node}/tasks/{upid}/status`.
+    pub async fn task_status(&self, upid: &Upid) -> Result<TaskStatus> {
         self.get(&["nodes", &upid.node, "tasks", &upid.raw, "status"], &[])
             .await
     }
 
-    async fn update_storage(
+    /// `PUT /storage/{storage}` (synchronous): set `set`, remove `delete`. Proxmox refuses the fixed options
+    /// (`type`, `server`, `export`, `path`); `content`, `nodes`, `options` may change.
+    pub async fn update_storage(
         &self,
         storage: &str,
         set: &[(String, String)],
@@ -703,7 +736,9 @@ impl ProxmoxApi for ProxmoxClient {
             .map(|_| ())
     }
 
-    async fn vm_active_tasks(&self, node: &str, vmid: u32) -> Result<Vec<TaskListEntry>> {
+    /// `GET /nodes/{node}/tasks?vmid=&source=active`: the VM's tasks still running on `node`, oldest first.
+    /// Lists the caller's own tasks (a token sees its own), or all of them with Sys.Audit on `/nodes/{node}`.
+    pub async fn vm_active_tasks(&self, node: &str, vmid: u32) -> Result<Vec<TaskListEntry>> {
         // `limit` defaults to 50; a VM never has that many workers queued, but a cut list must not hide one.
         let params = [
             p("vmid", vmid_s(vmid)),

@@ -6,6 +6,6 @@ pub mod drive;
 pub mod error;
 pub mod types;
 
-pub use api::{wait_for_task, ConfigUpdate, PowerAction, ProxmoxApi, TaskWait};
+pub use api::{wait_for_task, ConfigUpdate, PowerAction, TaskWait};
 pub use client::{Credentials, ProxmoxClient, ProxmoxConfig};
 pub use error::ProxmoxError;
