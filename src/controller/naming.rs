@@ -51,6 +51,18 @@ fn cluster_hash(cluster_id: &str) -> String {
 }
 
 impl OwnerMarker {
+    /// The marker of `obj` (any of our kinds) in the Kubernetes cluster `cluster_id`.
+    pub fn of<K: kube::Resource<DynamicType = ()>>(cluster_id: &str, obj: &K) -> Self {
+        let meta = obj.meta();
+        Self {
+            cluster_id: cluster_id.to_owned(),
+            kind: K::kind(&()).into_owned(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone().unwrap_or_default(),
+        }
+    }
+
     pub fn to_comment(&self) -> String {
         format!(
             "{MARKER_PREFIX}{}/{}",

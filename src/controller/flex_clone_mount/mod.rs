@@ -36,11 +36,5 @@ pub async fn reconcile(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Ac
 }
 
 fn marker(ctx: &Context, obj: &FlexCloneMount) -> OwnerMarker {
-    OwnerMarker {
-        cluster_id: ctx.settings.cluster_id.clone(),
-        kind: "FlexCloneMount".into(),
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
-        uid: obj.uid().unwrap_or_default(),
-    }
+    OwnerMarker::of(&ctx.settings.cluster_id, obj)
 }

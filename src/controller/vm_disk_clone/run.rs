@@ -237,13 +237,7 @@ impl Run {
 
     /// The marker written into the description of a VM this object creates.
     pub fn marker(&self) -> naming::OwnerMarker {
-        naming::OwnerMarker {
-            cluster_id: self.ctx.settings.cluster_id.clone(),
-            kind: "VmDiskClone".into(),
-            namespace: self.namespace.clone(),
-            name: self.obj.name_any(),
-            uid: self.obj.uid().unwrap_or_default(),
-        }
+        naming::OwnerMarker::of(&self.ctx.settings.cluster_id, self.obj.as_ref())
     }
 
     /// Client of an OntapCluster named in the plan (allow-list checked again: it may have changed).
