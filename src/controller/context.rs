@@ -154,7 +154,7 @@ impl Context {
             facts: BackendFacts::new(settings.facts_ttl, settings.resync),
             backends: Backends::new(
                 client.clone(),
-                Arc::new(super::adapters::HttpClientFactory {
+                Arc::new(super::backends::HttpClientFactory {
                     observer: Some(metrics.clone()),
                 }),
             ),

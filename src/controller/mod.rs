@@ -1,6 +1,5 @@
 //! The controller runtime and the reconcilers of every kind.
 
-pub mod adapters;
 pub mod backends;
 pub mod backoff;
 pub mod context;

@@ -14,6 +14,9 @@ use crate::api::common::{secret_keys, SecretKeyRef, SecretRef};
 use crate::api::{OntapCluster, ProxmoxCluster};
 use crate::controller::error::Error;
 use crate::controller::ports::{OntapClient, PveClient};
+use crate::ontap::OntapConfig;
+use crate::proxmox::{Credentials, ProxmoxConfig};
+use crate::request_observer::RequestObserver;
 
 /// Proxmox credentials; `Debug` never shows secrets.
 #[derive(Clone)]
@@ -68,7 +71,7 @@ impl std::fmt::Debug for OntapConnect {
     }
 }
 
-/// Builds clients; the default builds the typed HTTPS clients (see `adapters`).
+/// Builds clients: [`HttpClientFactory`] the typed HTTPS clients behind the ports.
 pub trait ClientFactory: Send + Sync {
     fn proxmox(&self, name: &str, c: PveConnect) -> Result<PveClient, Error>;
     fn ontap(&self, name: &str, c: OntapConnect) -> Result<OntapClient, Error>;
@@ -217,4 +220,40 @@ pub async fn ontap_client(
         b.factory.ontap(&source.name, connect)
     };
     source.client(b, &b.ontap, max_age, build).await
+}
+
+/// Builds the real HTTPS clients, each reporting its requests to `observer` (the metrics).
+#[derive(Default)]
+pub struct HttpClientFactory {
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
+
+impl ClientFactory for HttpClientFactory {
+    fn proxmox(&self, _name: &str, c: PveConnect) -> Result<PveClient, Error> {
+        let credentials = match c.credentials {
+            PveCredentials::Token(t) => Credentials::from_token(&t)?,
+            PveCredentials::UserPassword { username, password } => {
+                Credentials::Password { username, password }
+            }
+        };
+        let mut config = ProxmoxConfig::new(c.endpoints, credentials);
+        config.ca_bundle_pem = c.ca_pem.map(String::into_bytes);
+        config.insecure_skip_tls_verify = c.insecure;
+        config.observer = self.observer.clone();
+        let client = crate::proxmox::ProxmoxClient::new(config)?;
+        Ok(Arc::new(crate::controller::ports::ProxmoxAdapter {
+            api: Arc::new(client),
+        }))
+    }
+
+    fn ontap(&self, _name: &str, c: OntapConnect) -> Result<OntapClient, Error> {
+        let mut config = OntapConfig::new(c.endpoint, c.username, c.password);
+        config.ca_bundle_pem = c.ca_pem.map(String::into_bytes);
+        config.insecure_skip_tls_verify = c.insecure;
+        config.observer = self.observer.clone();
+        let client = crate::ontap::OntapClient::new(config)?;
+        Ok(Arc::new(crate::controller::ports::OntapAdapter {
+            api: Arc::new(client),
+        }))
+    }
 }

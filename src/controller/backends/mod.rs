@@ -12,7 +12,7 @@ mod secrets;
 pub mod watch;
 
 pub use clients::{
-    ontap_client, proxmox_client, Backends, ClientFactory, OntapConnect, PveConnect,
+    ontap_client, proxmox_client, Backends, ClientFactory, HttpClientFactory, OntapConnect, PveConnect,
     PveCredentials, SECRET_RECHECK,
 };
 pub use facts::FactCache;
