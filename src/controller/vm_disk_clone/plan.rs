@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::controller::naming;
+use crate::proxmox::drive::{DiskKey, Drive};
 
 /// Why planning failed; every variant says what to fix.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -25,23 +26,9 @@ pub enum PlanError {
     NothingToClone { vmid: u32 },
 }
 
-/// Every Proxmox disk key that can hold a cloneable disk, in Proxmox's own order.
+/// Every Proxmox disk key that can hold a cloneable disk (not `unusedN`), as [`DiskKey`] parses it.
 pub fn is_disk_key(key: &str) -> bool {
-    fn in_range(rest: &str, max: u32) -> bool {
-        !rest.is_empty()
-            && rest.chars().all(|c| c.is_ascii_digit())
-            && !(rest.len() > 1 && rest.starts_with('0'))
-            && rest.parse::<u32>().is_ok_and(|n| n <= max)
-    }
-    if key == "efidisk0" || key == "tpmstate0" {
-        return true;
-    }
-    for (prefix, max) in [("ide", 3), ("sata", 5), ("scsi", 30), ("virtio", 15)] {
-        if let Some(rest) = key.strip_prefix(prefix) {
-            return in_range(rest, max);
-        }
-    }
-    false
+    key.parse::<DiskKey>().is_ok_and(DiskKey::is_drive)
 }
 
 /// The parts of a drive string planning needs.
@@ -52,22 +39,18 @@ pub struct DriveValue {
     pub media_cdrom: bool,
 }
 
-/// Parses the volume and media of a drive property string (`<volume>[,opt=val...]`, volume key `file`/`volume`).
+/// The volume and media of a drive property string, as [`Drive`] parses it. A value Proxmox would not write
+/// (no volume, an option without a value) has no volume, so it is never taken for a disk.
 pub fn parse_drive(value: &str) -> DriveValue {
-    let mut volume = String::new();
-    let mut media_cdrom = false;
-    for (i, part) in value.split(',').enumerate() {
-        match part.split_once('=') {
-            Some(("file" | "volume", v)) => volume = v.to_owned(),
-            Some(("media", v)) => media_cdrom = v == "cdrom",
-            Some(_) => {}
-            None if i == 0 => volume = part.to_owned(),
-            None => {}
-        }
-    }
-    DriveValue {
-        volume,
-        media_cdrom,
+    match Drive::parse(value) {
+        Ok(d) => DriveValue {
+            media_cdrom: d.is_cdrom(),
+            volume: d.file,
+        },
+        Err(_) => DriveValue {
+            volume: String::new(),
+            media_cdrom: false,
+        },
     }
 }
 
