@@ -12,8 +12,8 @@ mod secrets;
 pub mod watch;
 
 pub use clients::{
-    ontap_client, proxmox_client, Backends, ClientFactory, HttpClientFactory, OntapConnect, PveConnect,
-    PveCredentials, SECRET_RECHECK,
+    ontap_client, proxmox_client, Backends, ClientFactory, HttpClientFactory, OntapConnect,
+    PveConnect, PveCredentials, SECRET_RECHECK,
 };
 pub use facts::FactCache;
 pub use lookup::{ontap_for, ontaps_for, proxmox_for};
