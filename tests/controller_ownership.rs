@@ -282,7 +282,13 @@ async fn credentials_appear_in_no_event_status_metric_or_log() {
     ] {
         haystack.push_str(&v.unwrap());
     }
-    haystack.push_str(&h.metrics.encode().unwrap());
+    let metrics = h.metrics.encode().unwrap();
+    // One status writer for every kind: each counts its phase transitions.
+    for kind in ["VmDiskClone", "VolumeSnapshot", "FlexCloneMount"] {
+        let ready = format!(r#"pveontap_phase_transitions_total{{kind="{kind}",phase="Ready"}}"#);
+        assert!(metrics.contains(&ready), "{ready} in {metrics}");
+    }
+    haystack.push_str(&metrics);
     assert!(haystack.len() > 1000, "something was collected");
     let logs = captured_logs();
     assert!(

@@ -1,6 +1,8 @@
 //! Status writes: server-side apply of `/status` under one field manager. Condition helpers live in
 //! `crate::api::conditions` (shared with the types).
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -10,8 +12,10 @@ use serde::Serialize;
 use super::context::Context;
 use super::error::Error;
 use super::object::Managed;
+use crate::api::common::{VmRestore, VmRestoreAction};
 use crate::api::conditions;
 use crate::api::Phase;
+use crate::metrics::{Metrics, VmDisturbance};
 
 /// The API of a namespaced object's kind in its namespace.
 pub fn api_for<K: Managed>(ctx: &Context, obj: &K) -> Api<K> {
@@ -46,14 +50,22 @@ where
     Ok(())
 }
 
+/// What a status says is disturbed on which VM (kinds with consistency windows), computed after each write.
+pub type Disturbed<S> = Box<dyn Fn(&S) -> Vec<(u32, VmDisturbance)> + Send + Sync>;
+
 /// One reconcile's status of a namespaced object: edited in place, written only when it changed since the last
-/// write (an unchanged write would wake the object up again for nothing).
+/// write (an unchanged write would wake the object up again for nothing). Every write that changes the phase
+/// counts a phase transition; kinds with consistency windows also report the VMs their status holds disturbed.
 pub struct StatusWriter<K: Managed> {
     api: Api<K>,
     name: String,
+    /// The object's UID (the key of per-object facts and metrics).
+    pub uid: String,
     written: K::Status,
     pub status: K::Status,
     pub generation: Option<i64>,
+    metrics: Arc<Metrics>,
+    disturbed: Option<Disturbed<K::Status>>,
 }
 
 impl<K: Managed> StatusWriter<K> {
@@ -62,10 +74,22 @@ impl<K: Managed> StatusWriter<K> {
         Self {
             api: api_for(ctx, obj),
             name: obj.name_any(),
+            uid: obj.uid().unwrap_or_default(),
             written: status.clone(),
             status,
             generation: obj.meta().generation,
+            metrics: ctx.metrics.clone(),
+            disturbed: None,
         }
+    }
+
+    /// Reports, after each write, the VMs `f` finds disturbed in the status written.
+    pub fn reporting_disturbed(
+        mut self,
+        f: impl Fn(&K::Status) -> Vec<(u32, VmDisturbance)> + Send + Sync + 'static,
+    ) -> Self {
+        self.disturbed = Some(Box::new(f));
+        self
     }
 
     /// Sets phase, message, observedGeneration and the Ready condition.
@@ -88,7 +112,33 @@ impl<K: Managed> StatusWriter<K> {
             return Ok(false);
         }
         apply_status(&self.api, &self.name, &self.status).await?;
+        let (was, is) = (
+            *K::common(&mut self.written).phase,
+            *K::common(&mut self.status).phase,
+        );
+        if was != is {
+            self.metrics.phase_changed(K::KIND, is.as_str());
+        }
         self.written = self.status.clone();
+        if let Some(f) = &self.disturbed {
+            self.metrics.set_disturbed(&self.uid, f(&self.status));
+        }
         Ok(true)
     }
+}
+
+/// The disturbance each recorded undo stands for: a thaw undoes a freeze, a resume a pause, a start what
+/// `started` says (a shutdown or a hibernation).
+pub fn disturbances(restore: &[VmRestore], started: VmDisturbance) -> Vec<(u32, VmDisturbance)> {
+    restore
+        .iter()
+        .map(|r| {
+            let state = match r.action {
+                VmRestoreAction::Thaw => VmDisturbance::Frozen,
+                VmRestoreAction::Resume => VmDisturbance::Paused,
+                VmRestoreAction::Start => started,
+            };
+            (r.vmid, state)
+        })
+        .collect()
 }

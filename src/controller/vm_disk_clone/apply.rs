@@ -67,9 +67,9 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
     let mut run = Run::new(obj, ctx).await?;
     // A VmDiskClone is a point-in-time copy: once something was made, the recorded plan stands. Noticed before
     // any status write records the new generation as observed.
-    if copies_exist(&run.status)
-        && run.status.observed_generation.is_some()
-        && run.status.observed_generation != run.generation()
+    if copies_exist(&run.w.status)
+        && run.w.status.observed_generation.is_some()
+        && run.w.status.observed_generation != run.generation()
     {
         run.set_condition(SPEC_APPLIED, false, "PointInTimeCopy", SPEC_FROZEN_NOTE);
         run.warning("SpecNotApplied", SPEC_FROZEN_NOTE).await;
@@ -77,6 +77,7 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
     // A window interrupted by a crash or a failure is closed before anything else happens; one waiting for its
     // quiesce task continues below.
     let quiescing = run
+        .w
         .status
         .vm_task
         .as_ref()
@@ -89,33 +90,34 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
         }
     }
 
-    if run.status.phase == Phase::Ready {
+    if run.w.status.phase == Phase::Ready {
         return resync(&mut run).await;
     }
     // A changed spec re-plans as long as nothing was made from the old plan yet (e.g. after fixing a Failed
     // object); once copies exist, the recorded plan is finished as it is.
-    let untouched = run.status.new_vmid.is_none()
-        && run.status.restore.is_empty()
-        && run.status.vm_task.is_none()
+    let untouched = run.w.status.new_vmid.is_none()
+        && run.w.status.restore.is_empty()
+        && run.w.status.vm_task.is_none()
         && run
+            .w
             .status
             .disks
             .iter()
             .all(|d| !d.cloned && d.job_uuid.is_none() && d.config_key.is_none());
-    if untouched && run.status.observed_generation != run.generation() {
-        run.status.disks.clear();
+    if untouched && run.w.status.observed_generation != run.generation() {
+        run.w.status.disks.clear();
     }
-    let planned_now = run.status.disks.is_empty();
+    let planned_now = run.w.status.disks.is_empty();
     if planned_now {
         plan_and_record(&mut run).await?;
     }
     let node = run.node().await?;
-    if run.status.disks.iter().any(|d| !d.cloned) {
+    if run.w.status.disks.iter().any(|d| !d.cloned) {
         // While jobs run, the "still running" message below stays; rewriting it each pass would wake us up. A
         // plan recorded moments ago already says what is being copied.
         if !planned_now
-            && run.status.disks.iter().all(|d| d.job_uuid.is_none())
-            && run.status.vm_task.is_none()
+            && run.w.status.disks.iter().all(|d| d.job_uuid.is_none())
+            && run.w.status.vm_task.is_none()
         {
             run.set(Phase::InProgress, "Cloning", "copying disks");
             run.save().await?;
@@ -123,8 +125,9 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
         if let Step::Wait(w) = window::clone_in_window(&mut run, &node).await? {
             return waiting(&mut run, w).await;
         }
-        if run.status.disks.iter().any(|d| !d.cloned) {
+        if run.w.status.disks.iter().any(|d| !d.cloned) {
             let running: Vec<_> = run
+                .w
                 .status
                 .disks
                 .iter()
@@ -139,7 +142,7 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
             run.save().await?;
             return Ok(Action::requeue(JOB_POLL));
         }
-        let drives: Vec<_> = run.status.disks.iter().map(|d| d.drive.clone()).collect();
+        let drives: Vec<_> = run.w.status.disks.iter().map(|d| d.drive.clone()).collect();
         run.normal("Cloned", format!("copied {}", drives.join(", ")))
             .await;
     }
@@ -175,7 +178,8 @@ async fn waiting(run: &mut Run, what: String) -> Result<Action, Error> {
 
 /// Proxmox volume ids of the copies as attached to the new VM `new_vmid`, per drive key.
 fn new_vm_volids(run: &Run, new_vmid: u32) -> Vec<(String, String)> {
-    run.status
+    run.w
+        .status
         .disks
         .iter()
         .map(|d| {
@@ -195,10 +199,10 @@ fn new_vm_volids(run: &Run, new_vmid: u32) -> Vec<(String, String)> {
 /// Records the new VM as ours, with the config key of every copy, so deletion finds and removes it.
 pub(super) async fn record_new_vm(run: &mut Run, new_vmid: u32) -> Result<(), Error> {
     let volids = new_vm_volids(run, new_vmid);
-    run.status.new_vmid = Some(new_vmid);
+    run.w.status.new_vmid = Some(new_vmid);
     for (i, (drive, volid)) in volids.into_iter().enumerate() {
-        run.status.disks[i].config_key = Some(drive);
-        run.status.disks[i].clone_volume_id = Some(volid);
+        run.w.status.disks[i].config_key = Some(drive);
+        run.w.status.disks[i].clone_volume_id = Some(volid);
     }
     run.save().await
 }
@@ -311,17 +315,18 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
             }
         }
     }
-    run.status.node = Some(node);
-    run.status.disks = planned;
-    run.status.new_vmid = None;
+    run.w.status.node = Some(node);
+    run.w.status.disks = planned;
+    run.w.status.new_vmid = None;
     let summary: Vec<_> = run
+        .w
         .status
         .disks
         .iter()
         .map(|d| format!("{} → {}", d.drive, d.clone_path))
         .collect();
-    if run.status.started_at.is_none() {
-        run.status.started_at = Some(conditions::now());
+    if run.w.status.started_at.is_none() {
+        run.w.status.started_at = Some(conditions::now());
     }
     run.set(
         Phase::InProgress,
@@ -376,8 +381,8 @@ async fn attach_unused(run: &mut Run) -> Result<(), Error> {
         let file = d.clone_path.rsplit('/').next().unwrap_or_default();
         format!("{}:{vmid}/{file}", d.storage.clone().unwrap_or_default())
     };
-    let todo: Vec<usize> = (0..run.status.disks.len())
-        .filter(|&i| run.status.disks[i].config_key.is_none())
+    let todo: Vec<usize> = (0..run.w.status.disks.len())
+        .filter(|&i| run.w.status.disks[i].config_key.is_none())
         .collect();
     if todo.is_empty() {
         return Ok(());
@@ -392,7 +397,7 @@ async fn attach_unused(run: &mut Run) -> Result<(), Error> {
         let mut set = Vec::new();
         let mut taken = Vec::new();
         for &i in &todo {
-            let volid = volid_of(&run.status.disks[i]);
+            let volid = volid_of(&run.w.status.disks[i]);
             let existing = cfg
                 .values
                 .iter()
@@ -448,7 +453,7 @@ async fn attach_unused(run: &mut Run) -> Result<(), Error> {
         }
     };
     for (i, key, volid) in &keys {
-        let d = &mut run.status.disks[*i];
+        let d = &mut run.w.status.disks[*i];
         d.pending = pending.get(key).copied().unwrap_or(false);
         d.config_key = Some(key.clone());
         d.clone_volume_id = Some(volid.clone());
@@ -471,7 +476,7 @@ async fn refresh_pending(run: &mut Run) -> Result<(), Error> {
         Err(e) if e.is_not_found() => return Ok(()),
         other => other?,
     };
-    for d in run.status.disks.iter_mut() {
+    for d in run.w.status.disks.iter_mut() {
         if let Some(k) = &d.config_key {
             d.pending = cfg.pending.contains(k);
         }
@@ -497,7 +502,7 @@ async fn attach_new_vm(run: &mut Run, node: &str, new_vmid: u32) -> Result<Step,
     };
     let target_node = new.node.clone().unwrap_or_else(|| node.to_owned());
     let volids = new_vm_volids(run, new.vmid);
-    if run.status.new_vmid != Some(new.vmid) {
+    if run.w.status.new_vmid != Some(new.vmid) {
         match window::observe(run, VmTaskStep::CreateVm).await? {
             Some(Step::Wait(w)) => return Ok(Step::Wait(w)),
             Some(Step::Done) => created(run, &new).await,
@@ -567,7 +572,7 @@ async fn attach_new_vm(run: &mut Run, node: &str, new_vmid: u32) -> Result<Step,
             ))
         })?;
         let state = run.pve.vm_state(&loc.node, new.vmid).await?;
-        if state.is_stopped() && run.status.completed_at.is_none() {
+        if state.is_stopped() && run.w.status.completed_at.is_none() {
             let upid = run.pve.power(&loc.node, new.vmid, PowerOp::Start).await?;
             let step = window::track(run, new.vmid, &loc.node, upid, VmTaskStep::StartVm).await?;
             if let Step::Wait(w) = step {
@@ -589,11 +594,12 @@ async fn created(run: &Run, new: &NewVmSpec) {
 }
 
 async fn finish(run: &mut Run) -> Result<(), Error> {
-    let pending = run.status.disks.iter().any(|d| d.pending);
+    let pending = run.w.status.disks.iter().any(|d| d.pending);
     let mut msg = match run.obj.spec.attach {
-        Attach::None => format!("{} disk(s) copied", run.status.disks.len()),
+        Attach::None => format!("{} disk(s) copied", run.w.status.disks.len()),
         Attach::Unused => {
             let keys: Vec<_> = run
+                .w
                 .status
                 .disks
                 .iter()
@@ -601,20 +607,21 @@ async fn finish(run: &mut Run) -> Result<(), Error> {
                 .collect();
             format!(
                 "{} disk(s) copied and registered as {}",
-                run.status.disks.len(),
+                run.w.status.disks.len(),
                 keys.join(", ")
             )
         }
         Attach::NewVm => format!(
             "{} disk(s) copied and attached to new VM {}",
-            run.status.disks.len(),
-            run.status.new_vmid.unwrap_or_default()
+            run.w.status.disks.len(),
+            run.w.status.new_vmid.unwrap_or_default()
         ),
     };
     if pending {
         msg.push_str("; the VM is running, so Proxmox keeps the unused entries as pending changes until its next cold start");
     }
     let frozen = run
+        .w
         .status
         .conditions
         .iter()
@@ -623,9 +630,9 @@ async fn finish(run: &mut Run) -> Result<(), Error> {
         msg.push_str("; ");
         msg.push_str(SPEC_FROZEN_NOTE);
     }
-    let first = run.status.completed_at.is_none();
+    let first = run.w.status.completed_at.is_none();
     if first {
-        run.status.completed_at = Some(conditions::now());
+        run.w.status.completed_at = Some(conditions::now());
     }
     run.set(Phase::Ready, "Ready", msg.clone());
     run.save().await?;
@@ -645,7 +652,7 @@ async fn finish(run: &mut Run) -> Result<(), Error> {
 /// A Ready object woken by a spec change or by the periodic check (see [`settled`]): pending registrations may
 /// have been applied by a cold start meanwhile.
 async fn resync(run: &mut Run) -> Result<Action, Error> {
-    if run.obj.spec.attach == Attach::Unused && run.status.disks.iter().any(|d| d.pending) {
+    if run.obj.spec.attach == Attach::Unused && run.w.status.disks.iter().any(|d| d.pending) {
         refresh_pending(run).await?;
     }
     finish(run).await?;

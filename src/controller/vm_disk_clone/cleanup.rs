@@ -85,14 +85,14 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
     if let Ok(Some(Step::Wait(w))) = window::observe(&mut run, VmTaskStep::StartVm).await {
         return Ok(wait_for_task(w));
     }
-    if run.status.disks.is_empty() {
+    if run.w.status.disks.is_empty() {
         return Ok(Cleanup::Done);
     }
     // Jobs still running would recreate a file after we delete it.
-    for i in 0..run.status.disks.len() {
-        if run.status.disks[i].job_uuid.is_some() {
+    for i in 0..run.w.status.disks.len() {
+        if run.w.status.disks[i].job_uuid.is_some() {
             window::clone_one(&mut run, i).await?;
-            if run.status.disks[i].job_uuid.is_some() {
+            if run.w.status.disks[i].job_uuid.is_some() {
                 return Ok(Cleanup::Wait(kube::runtime::controller::Action::requeue(
                     Duration::from_secs(3),
                 )));
@@ -103,11 +103,11 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
     // What to undo follows what was recorded as made (and is verified against the backend), never the current
     // spec: `attach` and `newVm` may have been edited since.
     let mut kept: Vec<String> = Vec::new();
-    if run.status.new_vmid.is_some() || run.planned_new_vmid().is_some() {
+    if run.w.status.new_vmid.is_some() || run.planned_new_vmid().is_some() {
         if let Some(wait) = remove_new_vm(&mut run).await? {
             return Ok(wait);
         }
-    } else if run.status.disks.iter().any(|d| d.config_key.is_some()) {
+    } else if run.w.status.disks.iter().any(|d| d.config_key.is_some()) {
         deleting(&mut run).await?;
         kept = unregister_unused(&mut run).await?;
     }
@@ -130,7 +130,7 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
 /// Marks the object as being deleted (and no longer blocked). Set only once nothing blocks, so a blocked
 /// deletion keeps one stable status instead of flipping between two and waking itself up.
 async fn deleting(run: &mut Run) -> Result<(), Error> {
-    crate::api::conditions::remove_condition(&mut run.status.conditions, DELETION_BLOCKED);
+    crate::api::conditions::remove_condition(&mut run.w.status.conditions, DELETION_BLOCKED);
     run.set(Phase::Deleting, "Deleting", "removing the copies");
     run.save().await
 }
@@ -143,6 +143,7 @@ async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
     let vmid = run.vmid();
     let hash = run.hash();
     let ours: Vec<(usize, String, String)> = run
+        .w
         .status
         .disks
         .iter()
@@ -210,12 +211,12 @@ async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
         }
         for (i, key, _) in &ours {
             if delete.contains(key) {
-                run.status.disks[*i].config_key = None;
+                run.w.status.disks[*i].config_key = None;
             }
         }
         for i in keep_files {
-            run.status.disks[i].cloned = false;
-            run.status.disks[i].clone_path.clear();
+            run.w.status.disks[i].cloned = false;
+            run.w.status.disks[i].clone_path.clear();
         }
         run.save().await?;
         break;
@@ -237,7 +238,7 @@ async fn remove_new_vm(run: &mut Run) -> Result<Option<Cleanup>, Error> {
     // The VM the copies were made for (from their hash-named files) and the one status records: usually the
     // same; each is removed only once proven ours.
     let mut candidates: Vec<u32> = run.planned_new_vmid().into_iter().collect();
-    if let Some(v) = run.status.new_vmid.filter(|v| !candidates.contains(v)) {
+    if let Some(v) = run.w.status.new_vmid.filter(|v| !candidates.contains(v)) {
         candidates.push(v);
     }
     for new_vmid in candidates {
@@ -302,7 +303,7 @@ async fn remove_vm_if_ours(run: &mut Run, new_vmid: u32) -> Result<Option<Cleanu
 
 /// Deletes the copy files on ONTAP (a missing file is done) and a new VM's now empty directory.
 async fn delete_copies(run: &mut Run) -> Result<(), Error> {
-    let disks = run.status.disks.clone();
+    let disks = run.w.status.disks.clone();
     let hash = run.hash();
     let mut dirs = Vec::new();
     for d in &disks {
@@ -327,7 +328,7 @@ async fn delete_copies(run: &mut Run) -> Result<(), Error> {
             .await?;
         let uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
         client.delete_file(&uuid, &d.clone_path).await?;
-        if run.status.new_vmid.is_some() || run.planned_new_vmid().is_some() {
+        if run.w.status.new_vmid.is_some() || run.planned_new_vmid().is_some() {
             if let Some((dir, _)) = d.clone_path.rsplit_once('/') {
                 dirs.push((client.clone(), uuid.clone(), dir.to_owned()));
             }

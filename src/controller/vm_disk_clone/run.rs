@@ -3,11 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
-use crate::api::common::VmRestoreAction;
-use crate::api::conditions;
 use crate::api::vm_disk_clone::VmConsistency;
 use crate::api::{Phase, VmDiskClone, VmDiskCloneStatus};
 use crate::controller::backends;
@@ -15,18 +12,15 @@ use crate::controller::backends::{OntapGrant, ProxmoxGrant};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::naming;
-use crate::controller::object::Managed;
 use crate::controller::ports::{OntapClient, PveClient, VmConfig, VmState};
-use crate::controller::status::api_for;
-use crate::controller::status::apply_status;
+use crate::controller::status::{self, StatusWriter};
 use crate::metrics::VmDisturbance;
 
 pub struct Run {
     pub obj: Arc<VmDiskClone>,
     pub ctx: Arc<Context>,
-    pub api: Api<VmDiskClone>,
-    pub status: VmDiskCloneStatus,
-    written: VmDiskCloneStatus,
+    /// The status as being rewritten (and what was last written).
+    pub w: StatusWriter<VmDiskClone>,
     pub namespace: String,
     pub pve_name: String,
     pub pve: PveClient,
@@ -52,11 +46,19 @@ impl Run {
         let pve_name = obj.spec.proxmox_cluster_ref.name.clone();
         let (pc, pve) = backends::proxmox_for(&ctx.backends, &namespace, &pve_name).await?;
         let grant = ProxmoxGrant::of(&pc, &namespace);
-        let status = obj.status_cloned();
+        // `Start` undoes a hibernation or a shutdown; the requested consistency tells which.
+        let requested = obj.spec.consistency;
+        let w = StatusWriter::new(&ctx, obj.as_ref()).reporting_disturbed(
+            move |s: &VmDiskCloneStatus| {
+                let started = match s.consistency_applied.unwrap_or(requested) {
+                    VmConsistency::Hibernate => VmDisturbance::Hibernated,
+                    _ => VmDisturbance::Stopped,
+                };
+                status::disturbances(&s.restore, started)
+            },
+        );
         Ok(Self {
-            api: api_for(&ctx, obj.as_ref()),
-            written: status.clone(),
-            status,
+            w,
             namespace,
             pve_name,
             pve,
@@ -228,7 +230,8 @@ impl Run {
     /// (which may have been edited) nor from `status.newVmid` alone.
     pub fn planned_new_vmid(&self) -> Option<u32> {
         let hash = self.hash();
-        self.status
+        self.w
+            .status
             .disks
             .iter()
             .filter_map(|d| naming::copy_owner_vmid(&d.clone_path, &hash))
@@ -258,14 +261,7 @@ impl Run {
 
     /// Sets phase, Ready and message.
     pub fn set(&mut self, phase: Phase, reason: &str, message: impl Into<String>) {
-        let generation = self.generation();
-        VmDiskClone::common(&mut self.status).set(
-            phase,
-            phase == Phase::Ready,
-            reason,
-            message,
-            generation,
-        );
+        self.w.set(phase, reason, message);
     }
 
     pub fn set_condition(
@@ -275,50 +271,13 @@ impl Run {
         reason: &str,
         message: impl Into<String>,
     ) {
-        let generation = self.generation();
-        conditions::set_condition(
-            &mut self.status.conditions,
-            conditions::new_condition(type_, ok, reason, message, generation, conditions::now()),
-        );
+        self.w.condition(type_, ok, reason, message);
     }
 
-    /// Writes the status if it changed since the last write.
+    /// Writes the status if it changed since the last write (with the phase and disturbed-VM metrics).
     pub async fn save(&mut self) -> Result<(), Error> {
-        if self.status != self.written {
-            apply_status(&self.api, &self.obj.name_any(), &self.status).await?;
-            if self.status.phase != self.written.phase {
-                self.ctx
-                    .metrics
-                    .phase_changed("VmDiskClone", self.status.phase.as_str());
-            }
-            self.written = self.status.clone();
-            self.report_disturbed();
-        }
+        self.w.save().await?;
         Ok(())
-    }
-
-    /// Publishes the VM state changes now recorded in status (written before each change, removed once undone).
-    fn report_disturbed(&self) {
-        // `Start` undoes a hibernation or a shutdown; the requested consistency tells which.
-        let stopped = match self
-            .status
-            .consistency_applied
-            .unwrap_or(self.obj.spec.consistency)
-        {
-            VmConsistency::Hibernate => VmDisturbance::Hibernated,
-            _ => VmDisturbance::Stopped,
-        };
-        let vms = self.status.restore.iter().map(|r| {
-            let state = match r.action {
-                VmRestoreAction::Thaw => VmDisturbance::Frozen,
-                VmRestoreAction::Resume => VmDisturbance::Paused,
-                VmRestoreAction::Start => stopped,
-            };
-            (r.vmid, state)
-        });
-        self.ctx
-            .metrics
-            .set_disturbed(&self.obj.uid().unwrap_or_default(), vms);
     }
 
     pub async fn normal(&self, reason: &str, note: impl Into<String>) {

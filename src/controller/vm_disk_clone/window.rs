@@ -36,8 +36,8 @@ pub enum Step {
 
 /// Records a state change to undo, before making it.
 async fn record(run: &mut Run, node: &str, action: VmRestoreAction) -> Result<(), Error> {
-    run.status.restore.retain(|r| r.action != action);
-    run.status.restore.push(VmRestore {
+    run.w.status.restore.retain(|r| r.action != action);
+    run.w.status.restore.push(VmRestore {
         vmid: run.vmid(),
         node: node.to_owned(),
         action,
@@ -47,7 +47,7 @@ async fn record(run: &mut Run, node: &str, action: VmRestoreAction) -> Result<()
 }
 
 async fn forget(run: &mut Run, action: VmRestoreAction) -> Result<(), Error> {
-    run.status.restore.retain(|r| r.action != action);
+    run.w.status.restore.retain(|r| r.action != action);
     run.save().await
 }
 
@@ -61,8 +61,9 @@ fn owner(run: &Run) -> String {
 
 /// Lets other objects' windows on the VM start again, once nothing of ours is left open on it.
 fn release_if_closed(run: &Run) {
-    let open = !run.status.restore.is_empty()
+    let open = !run.w.status.restore.is_empty()
         || run
+            .w
             .status
             .vm_task
             .as_ref()
@@ -92,7 +93,7 @@ pub async fn track(
     step: VmTaskStep,
 ) -> Result<Step, Error> {
     let task = vm_power::task_entry(vmid, node, upid, step);
-    run.status.vm_task = Some(task);
+    run.w.status.vm_task = Some(task);
     run.save().await?;
     Ok(observe(run, step).await?.unwrap_or(Step::Done))
 }
@@ -100,18 +101,18 @@ pub async fn track(
 /// Observes the recorded task of `step`; `None` when there is none. A finished task is cleared; so is a failed
 /// one, whose error (Proxmox's exit status) is returned. Any other error leaves the task recorded.
 pub async fn observe(run: &mut Run, step: VmTaskStep) -> Result<Option<Step>, Error> {
-    let Some(task) = run.status.vm_task.clone().filter(|t| t.step == step) else {
+    let Some(task) = run.w.status.vm_task.clone().filter(|t| t.step == step) else {
         return Ok(None);
     };
     match vm_power::observe(&run.pve, &task).await {
         Ok(Progress::Running(_)) => Ok(Some(Step::Wait(waiting_for(&task)))),
         Ok(Progress::Done) => {
-            run.status.vm_task = None;
+            run.w.status.vm_task = None;
             run.save().await?;
             Ok(Some(Step::Done))
         }
         Err(e) if e.is_task_failed() => {
-            run.status.vm_task = None;
+            run.w.status.vm_task = None;
             run.save().await?;
             Err(e)
         }
@@ -123,7 +124,7 @@ pub async fn observe(run: &mut Run, step: VmTaskStep) -> Result<Option<Step>, Er
 /// action first observes whether it is still needed; a resume/start that takes longer than the budget is
 /// recorded and observed on the next reconcile.
 pub async fn restore_vm(run: &mut Run, why: &str) -> Result<Step, Error> {
-    let restoring = run.status.vm_task.clone();
+    let restoring = run.w.status.vm_task.clone();
     match observe(run, VmTaskStep::Restore).await {
         Ok(Some(Step::Wait(w))) => return Ok(Step::Wait(w)),
         Ok(_) => {}
@@ -131,7 +132,8 @@ pub async fn restore_vm(run: &mut Run, why: &str) -> Result<Step, Error> {
         Err(e) => {
             return Err(
                 match restoring.and_then(|t| {
-                    run.status
+                    run.w
+                        .status
                         .restore
                         .iter()
                         .find(|r| r.vmid == t.vmid)
@@ -143,7 +145,7 @@ pub async fn restore_vm(run: &mut Run, why: &str) -> Result<Step, Error> {
             )
         }
     }
-    if run.status.restore.is_empty() {
+    if run.w.status.restore.is_empty() {
         release_if_closed(run);
         return Ok(Step::Done);
     }
@@ -153,11 +155,11 @@ pub async fn restore_vm(run: &mut Run, why: &str) -> Result<Step, Error> {
 
 /// The undo loop of [`restore_vm`], for callers already holding the VM's lock.
 async fn undo_recorded(run: &mut Run, why: &str) -> Result<Step, Error> {
-    for r in run.status.restore.clone() {
+    for r in run.w.status.restore.clone() {
         if let Progress::Running(upid) = vm_power::undo(&run.pve, &r).await? {
             let task = vm_power::task_entry(r.vmid, &r.node, upid, VmTaskStep::Restore);
             let wait = waiting_for(&task);
-            run.status.vm_task = Some(task);
+            run.w.status.vm_task = Some(task);
             run.save().await?;
             return Ok(Step::Wait(wait));
         }
@@ -185,7 +187,7 @@ pub async fn abort(run: &mut Run) -> Result<Step, Error> {
 
 /// Issues the file clones of every disk not cloned yet. Returns whether all were issued before `deadline`.
 pub async fn clone_all(run: &mut Run, deadline: Option<Instant>) -> Result<bool, Error> {
-    for i in 0..run.status.disks.len() {
+    for i in 0..run.w.status.disks.len() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(false);
         }
@@ -197,7 +199,7 @@ pub async fn clone_all(run: &mut Run, deadline: Option<Instant>) -> Result<bool,
 /// One disk: finish a job in flight, or start the file clone. The status is written only when a job must be
 /// followed; the caller writes the rest once every disk was issued.
 pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
-    let d = run.status.disks[i].clone();
+    let d = run.w.status.disks[i].clone();
     if d.cloned {
         return Ok(());
     }
@@ -209,13 +211,13 @@ pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
         match ontap.job(job).await {
             Ok(Progress::Done) => {
                 // A job ONTAP already forgot also reads as done: the file itself decides.
-                run.status.disks[i].cloned = ontap.file_exists(&vol_uuid, &d.clone_path).await?;
-                run.status.disks[i].job_uuid = None;
+                run.w.status.disks[i].cloned = ontap.file_exists(&vol_uuid, &d.clone_path).await?;
+                run.w.status.disks[i].job_uuid = None;
                 return run.save().await;
             }
             Ok(Progress::Running(_)) => return Ok(()),
             Err(e) => {
-                run.status.disks[i].job_uuid = None;
+                run.w.status.disks[i].job_uuid = None;
                 run.save().await?;
                 return Err(e);
             }
@@ -225,9 +227,9 @@ pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
         .file_clone(&vol_uuid, &vol_name, &d.source_path, &d.clone_path)
         .await
     {
-        Ok(Progress::Done) => run.status.disks[i].cloned = true,
+        Ok(Progress::Done) => run.w.status.disks[i].cloned = true,
         Ok(Progress::Running(job)) => {
-            run.status.disks[i].job_uuid = Some(job);
+            run.w.status.disks[i].job_uuid = Some(job);
             run.save().await?;
         }
         Err(e) if e.retry_class() == RetryClass::Transient => return Err(e),
@@ -238,7 +240,7 @@ pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
             // object's hash (a new VM's names were checked free at planning): a file there is our earlier copy
             // whose status write was lost. Nothing is overwritten or deleted on that reading.
             if ontap.file_exists(&vol_uuid, &d.clone_path).await? {
-                run.status.disks[i].cloned = true;
+                run.w.status.disks[i].cloned = true;
             } else {
                 if let Some(storage) = &d.storage {
                     crate::controller::resolve::forget(&run.lookup(), storage);
@@ -254,6 +256,7 @@ pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
 pub async fn clone_in_window(run: &mut Run, node: &str) -> Result<Step, Error> {
     let requested = run.obj.spec.consistency;
     let quiescing = run
+        .w
         .status
         .vm_task
         .as_ref()
@@ -261,11 +264,12 @@ pub async fn clone_in_window(run: &mut Run, node: &str) -> Result<Step, Error> {
     // Every copy was started inside an earlier window (the file clone is a point-in-time copy from the moment
     // it starts): only the ONTAP jobs are left to follow, without touching the VM again.
     let all_issued = run
+        .w
         .status
         .disks
         .iter()
         .all(|d| d.cloned || d.job_uuid.is_some());
-    if all_issued && !quiescing && run.status.consistency_applied.is_some() {
+    if all_issued && !quiescing && run.w.status.consistency_applied.is_some() {
         clone_all(run, None).await?;
         return Ok(Step::Done);
     }
@@ -305,7 +309,7 @@ async fn window(
         // A stopped or paused VM is already quiet: nothing to freeze or pause.
         if !state.is_running() {
             clone_all(run, None).await?;
-            run.status.consistency_applied = Some(requested);
+            run.w.status.consistency_applied = Some(requested);
             run.save().await?;
             return Ok(Step::Done);
         }
@@ -354,7 +358,7 @@ async fn window(
             }
         }
     };
-    run.status.consistency_applied = Some(applied);
+    run.w.status.consistency_applied = Some(applied);
     run.save().await?;
     Ok(Step::Done)
 }
@@ -407,7 +411,7 @@ async fn power_window(
     let cloned = clone_all(run, None).await;
     if cloned.is_ok() {
         // Recorded before the VM comes back, so a restore that spans reconciles does not reopen the window.
-        run.status.consistency_applied = Some(run.obj.spec.consistency);
+        run.w.status.consistency_applied = Some(run.obj.spec.consistency);
         run.save().await?;
     }
     let restored = undo_fresh(run, node, undo).await;
@@ -438,7 +442,7 @@ async fn undo_fresh(run: &mut Run, node: &str, undo: VmRestoreAction) -> Result<
         Ok(Progress::Running(upid)) => {
             let task = vm_power::task_entry(vmid, node, upid, VmTaskStep::Restore);
             let wait = waiting_for(&task);
-            run.status.vm_task = Some(task);
+            run.w.status.vm_task = Some(task);
             run.save().await?;
             Ok(Step::Wait(wait))
         }

@@ -10,7 +10,7 @@ use kube::runtime::controller::Action;
 use super::plan::{full_comment, parse_time, spec_applied, work_open};
 use super::target::target;
 use super::window::{self, Outcome};
-use super::{marker, snapshot_name, Step, Target, Writer, JOB_POLL, SPEC_APPLIED};
+use super::{marker, snapshot_name, writer, Step, Target, Writer, JOB_POLL, SPEC_APPLIED};
 use crate::api::volume_snapshot::{SnapshotConsistency, WindowVm};
 use crate::api::{Phase, VolumeSnapshot};
 use crate::controller::context::Context;
@@ -56,7 +56,7 @@ async fn apply_inner(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Acti
 /// The volume, the snapshot's name and the comment to write, recorded in status so the user sees where things
 /// are.
 async fn observe(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Run, Error> {
-    let mut w = Writer::new(&ctx, &obj);
+    let mut w = writer(&ctx, &obj);
     let t = target(&ctx, &obj).await?;
     w.status.ontap_cluster = Some(t.ontap_cluster.clone());
     w.status.svm = Some(t.svm.clone());

@@ -12,7 +12,7 @@ use kube::ResourceExt;
 use super::plan::{full_comment, mount_dependents, nothing_to_clean, refusal_message};
 use super::target::target;
 use super::window::{self, Outcome};
-use super::{marker, snapshot_name, Step, Target, Writer, BLOCKED_POLL, JOB_POLL};
+use super::{marker, snapshot_name, writer, Step, Target, Writer, BLOCKED_POLL, JOB_POLL};
 use crate::api::conditions::DELETION_BLOCKED;
 use crate::api::{DeletionPolicy, FlexCloneMount, Phase, VolumeSnapshot};
 use crate::controller::backends;
@@ -46,7 +46,7 @@ pub async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Clea
         return Ok(Cleanup::Done);
     }
     let mut d = Deletion {
-        w: Writer::new(&ctx, &obj),
+        w: writer(&ctx, &obj),
         t: target(&ctx, &obj).await?,
         name: snapshot_name(&ctx, &obj),
         obj,

@@ -20,10 +20,9 @@ use super::error::Error;
 use super::naming::{self, OwnerMarker};
 use super::ports::{OntapClient, PveClient};
 use super::reconcile::reconcile_namespaced;
-use super::status::StatusWriter;
-use crate::api::common::VmRestoreAction;
+use super::status::{self, StatusWriter};
 use crate::api::VolumeSnapshot;
-use crate::metrics::{Metrics, VmDisturbance};
+use crate::metrics::VmDisturbance;
 
 /// A step's outcome: go on with `T`, or end this reconcile (or deletion pass) with `B`.
 type Step<T, B = Action> = Result<ControlFlow<B, T>, Error>;
@@ -93,50 +92,11 @@ pub(crate) fn snapshot_name(ctx: &Context, obj: &VolumeSnapshot) -> String {
     )
 }
 
-/// The status writer, plus the disturbed-VM metric kept in step with the restore list: it is written before each
-/// VM is frozen or paused and shrinks as each is restored.
-struct Writer {
-    inner: StatusWriter<VolumeSnapshot>,
-    uid: String,
-    metrics: Arc<Metrics>,
-}
+/// The status writer; it reports the VMs the window holds paused or frozen after each write (the restore list is
+/// written before each VM is touched and shrinks as each is restored).
+type Writer = StatusWriter<VolumeSnapshot>;
 
-impl std::ops::Deref for Writer {
-    type Target = StatusWriter<VolumeSnapshot>;
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl std::ops::DerefMut for Writer {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.inner
-    }
-}
-
-impl Writer {
-    fn new(ctx: &Context, obj: &VolumeSnapshot) -> Self {
-        Self {
-            inner: StatusWriter::new(ctx, obj),
-            uid: obj.uid().unwrap_or_default(),
-            metrics: ctx.metrics.clone(),
-        }
-    }
-
-    /// Writes the status if it changed; true when it wrote.
-    async fn save(&mut self) -> Result<bool, Error> {
-        let wrote = self.inner.save().await?;
-        if wrote {
-            let vms = self.status.restore.iter().map(|r| {
-                let state = match r.action {
-                    VmRestoreAction::Thaw => VmDisturbance::Frozen,
-                    VmRestoreAction::Resume => VmDisturbance::Paused,
-                    VmRestoreAction::Start => VmDisturbance::Stopped,
-                };
-                (r.vmid, state)
-            });
-            self.metrics.set_disturbed(&self.uid, vms);
-        }
-        Ok(wrote)
-    }
+fn writer(ctx: &Context, obj: &VolumeSnapshot) -> Writer {
+    StatusWriter::new(ctx, obj)
+        .reporting_disturbed(|s| status::disturbances(&s.restore, VmDisturbance::Stopped))
 }
