@@ -37,7 +37,7 @@ pub async fn apply(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Action
 }
 
 /// One reconcile's working state: the object, its status being written, and the names it works with.
-struct Mount {
+struct Run {
     obj: Arc<FlexCloneMount>,
     ctx: Arc<Context>,
     w: Writer,
@@ -62,7 +62,7 @@ async fn apply_inner(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Acti
 
 /// Identity (from the spec or the UID), the source snapshot, and the names derived from them, recorded in status
 /// so the user sees where things are (deletion verifies whatever it finds there).
-async fn observe(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Mount, Error> {
+async fn observe(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Run, Error> {
     let hash = naming::object_hash(&ctx.settings.cluster_id, &obj.uid().unwrap_or_default());
     let (junction, storage_id) = identity(&obj, &hash)?;
     let src = source(&ctx, &obj).await?;
@@ -84,7 +84,7 @@ async fn observe(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Mount, E
     w.status.ontap_cluster = Some(src.ontap_cluster.clone());
     w.status.proxmox_cluster = Some(src.pve_name.clone());
     w.status.server = Some(server.clone());
-    Ok(Mount {
+    Ok(Run {
         marker: marker(&ctx, &obj),
         obj,
         ctx,
@@ -100,7 +100,7 @@ async fn observe(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Mount, E
 /// The storage id, if a storage has it, must be the one this object added; otherwise nothing is created.
 /// Returns the volume found under the clone's name and the storage found under the id.
 async fn refuse_taken_storage_id(
-    m: &Mount,
+    m: &Run,
 ) -> Result<(Option<OntapVolume>, Option<PveStorage>), Error> {
     let found = m.src.ontap.find_volume(&m.src.svm, &m.clone_name).await?;
     let ours_now = found
@@ -120,7 +120,7 @@ async fn refuse_taken_storage_id(
 }
 
 /// The FlexClone, created once (creation on one parent volume never interleaves) and verified by its marker.
-async fn ensure_clone(m: &mut Mount, found: Option<OntapVolume>) -> Step<OntapVolume> {
+async fn ensure_clone(m: &mut Run, found: Option<OntapVolume>) -> Step<OntapVolume> {
     let (src, name) = (&m.src, m.clone_name.clone());
     let mut vol = found;
     if vol.is_none() && m.w.status.clone_volume_uuid.is_some() {
@@ -164,7 +164,7 @@ async fn ensure_clone(m: &mut Mount, found: Option<OntapVolume>) -> Step<OntapVo
     Ok(ControlFlow::Continue(vol))
 }
 
-async fn create_clone(m: &mut Mount) -> Step<()> {
+async fn create_clone(m: &mut Run) -> Step<()> {
     let src = &m.src;
     m.w.set(
         Phase::InProgress,
@@ -202,7 +202,7 @@ async fn create_clone(m: &mut Mount) -> Step<()> {
 }
 
 /// Mounted at our junction.
-async fn ensure_mounted(m: &mut Mount, mut vol: OntapVolume) -> Step<OntapVolume> {
+async fn ensure_mounted(m: &mut Run, mut vol: OntapVolume) -> Step<OntapVolume> {
     if vol.junction.as_deref() != Some(m.junction.as_str()) {
         if let Progress::Running(job) = m
             .src
@@ -220,7 +220,7 @@ async fn ensure_mounted(m: &mut Mount, mut vol: OntapVolume) -> Step<OntapVolume
 }
 
 /// Split from the parent when asked (cannot be undone).
-async fn ensure_split(m: &mut Mount, vol: &OntapVolume) -> Step<()> {
+async fn ensure_split(m: &mut Run, vol: &OntapVolume) -> Step<()> {
     if m.obj.spec.split && vol.is_flexclone {
         match m.w.status.job_uuid.clone() {
             Some(job) => {
@@ -252,7 +252,7 @@ async fn ensure_split(m: &mut Mount, vol: &OntapVolume) -> Step<()> {
 /// The Proxmox storage: added, or (when it is ours) brought to the spec's content, nodes and options. Ids are
 /// never reused, so a stale mount of a removed storage cannot collide.
 async fn ensure_storage(
-    m: &mut Mount,
+    m: &mut Run,
     existing: Option<PveStorage>,
     vol: &OntapVolume,
 ) -> Result<(), Error> {
@@ -306,7 +306,7 @@ async fn ensure_storage(
 }
 
 /// Records Ready, and whether every storage setting is in effect.
-async fn ready(m: &mut Mount) -> Result<Action, Error> {
+async fn ready(m: &mut Run) -> Result<Action, Error> {
     let (ok, reason, note) = if m.w.status.options_changed_while_mounted {
         (
             false,

@@ -1,4 +1,4 @@
-//! Deletion of a VolumeSnapshot: any open window is closed (every VM restored), a creation job is let finish,
+//! Run of a VolumeSnapshot: any open window is closed (every VM restored), a creation job is let finish,
 //! then the snapshot is deleted — only while nothing depends on it, and only if ours (or adopted, where the
 //! backend's owner opted in).
 
@@ -22,8 +22,9 @@ use crate::controller::object::Managed;
 use crate::controller::ports::{Progress, SnapshotInfo};
 use crate::controller::reconcile::Cleanup;
 
-/// One deletion pass's working state.
-struct Deletion {
+/// One reconcile's working state while deleting: the object, its status being written, the volume and the
+/// snapshot's name.
+struct Run {
     obj: Arc<VolumeSnapshot>,
     ctx: Arc<Context>,
     w: Writer,
@@ -45,7 +46,7 @@ pub async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Clea
     if nothing_to_clean(&st) {
         return Ok(Cleanup::Done);
     }
-    let mut d = Deletion {
+    let mut d = Run {
         w: writer(&ctx, &obj),
         t: target(&ctx, &obj).await?,
         name: snapshot_name(&ctx, &obj),
@@ -69,7 +70,7 @@ pub async fn cleanup(obj: Arc<VolumeSnapshot>, ctx: Arc<Context>) -> Result<Clea
 }
 
 /// A window still open is closed first: no VM stays frozen or paused for an object being deleted.
-async fn close_window(d: &mut Deletion) -> Step<(), Cleanup> {
+async fn close_window(d: &mut Run) -> Step<(), Cleanup> {
     window::interrupt(&mut d.w, "the object is being deleted");
     // The comment only matters for a snapshot still to be taken; a bad one must not block the deletion.
     let comment =
@@ -89,7 +90,7 @@ async fn close_window(d: &mut Deletion) -> Step<(), Cleanup> {
 }
 
 /// A snapshot still being created would appear after the finalizer is gone: let its job finish first.
-async fn finish_job(d: &mut Deletion) -> Step<(), Cleanup> {
+async fn finish_job(d: &mut Run) -> Step<(), Cleanup> {
     let Some(job) = d.w.status.job_uuid.clone() else {
         return Ok(ControlFlow::Continue(()));
     };
@@ -112,7 +113,7 @@ async fn finish_job(d: &mut Deletion) -> Step<(), Cleanup> {
 }
 
 /// Dependents: FlexCloneMounts naming this object, and any FlexClone ONTAP knows of.
-async fn dependents(d: &Deletion) -> Result<Vec<String>, Error> {
+async fn dependents(d: &Run) -> Result<Vec<String>, Error> {
     let fcms: Api<FlexCloneMount> =
         Api::namespaced(d.ctx.client.clone(), &d.obj.namespace().unwrap_or_default());
     let mut dependents = mount_dependents(
@@ -126,7 +127,7 @@ async fn dependents(d: &Deletion) -> Result<Vec<String>, Error> {
 }
 
 /// Whether the snapshot found may be deleted; when not, a Warning says why it is kept.
-async fn may_delete(d: &Deletion, snap: &SnapshotInfo) -> Result<bool, Error> {
+async fn may_delete(d: &Run, snap: &SnapshotInfo) -> Result<bool, Error> {
     let (ctx, obj, name) = (&d.ctx, d.obj.as_ref(), &d.name);
     // Adoption is read from the spec (immutable), never from status, which anyone with `*/status` rights can
     // write. An adopted snapshot was made by someone else: it is deleted only where its backend's owner opted in.
@@ -160,7 +161,7 @@ async fn may_delete(d: &Deletion, snap: &SnapshotInfo) -> Result<bool, Error> {
     Ok(true)
 }
 
-async fn delete(d: &mut Deletion, snap: &SnapshotInfo) -> Result<Cleanup, Error> {
+async fn delete(d: &mut Run, snap: &SnapshotInfo) -> Result<Cleanup, Error> {
     let name = d.name.clone();
     d.w.set(
         Phase::Deleting,
@@ -194,7 +195,7 @@ async fn delete(d: &mut Deletion, snap: &SnapshotInfo) -> Result<Cleanup, Error>
     }
 }
 
-async fn blocked(d: &mut Deletion, reason: &str, msg: String) -> Result<Cleanup, Error> {
+async fn blocked(d: &mut Run, reason: &str, msg: String) -> Result<Cleanup, Error> {
     d.w.condition(DELETION_BLOCKED, true, reason, msg.clone());
     d.w.set(Phase::Deleting, reason, msg.clone());
     if d.w.save().await? {
