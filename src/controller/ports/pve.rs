@@ -88,16 +88,8 @@ pub trait Pve: Send + Sync {
     async fn find_vm(&self, vmid: u32) -> Result<Option<VmLocation>>;
     async fn vm_config(&self, node: &str, vmid: u32) -> Result<VmConfig>;
     async fn vm_state(&self, node: &str, vmid: u32) -> Result<VmState>;
-    /// Synchronous config update (`PUT .../config`).
-    async fn update_config(
-        &self,
-        node: &str,
-        vmid: u32,
-        set: Vec<(String, String)>,
-        delete: Vec<String>,
-        revert: Vec<String>,
-        digest: Option<String>,
-    ) -> Result<()>;
+    /// Synchronous config update (`PUT .../config`): keys to set, delete or revert, against the config's digest.
+    async fn update_config(&self, node: &str, vmid: u32, update: ConfigUpdate) -> Result<()>;
     /// Starts a power operation; returns the task's UPID.
     async fn power(&self, node: &str, vmid: u32, op: PowerOp) -> Result<String>;
     /// Waits up to `budget` for a task; a task that ended with an error exit status is an error.
@@ -232,21 +224,7 @@ impl Pve for ProxmoxAdapter {
         })
     }
 
-    async fn update_config(
-        &self,
-        node: &str,
-        vmid: u32,
-        set: Vec<(String, String)>,
-        delete: Vec<String>,
-        revert: Vec<String>,
-        digest: Option<String>,
-    ) -> Result<()> {
-        let update = ConfigUpdate {
-            set,
-            delete,
-            revert,
-            digest,
-        };
+    async fn update_config(&self, node: &str, vmid: u32, update: ConfigUpdate) -> Result<()> {
         Ok(self.api.update_vm_config(node, vmid, &update).await?)
     }
 

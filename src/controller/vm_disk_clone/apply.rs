@@ -14,6 +14,7 @@ use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::ports::PowerOp;
 use crate::controller::vm_power::TASK_POLL;
+use crate::proxmox::ConfigUpdate;
 
 use super::plan::{self, PlanError};
 use super::run::Run;
@@ -425,7 +426,15 @@ async fn attach_unused(run: &mut Run) -> Result<(), Error> {
         let node = run.node().await?;
         match run
             .pve
-            .update_config(&node, vmid, set, vec![], vec![], cfg.digest.clone())
+            .update_config(
+                &node,
+                vmid,
+                ConfigUpdate {
+                    set,
+                    digest: cfg.digest.clone(),
+                    ..Default::default()
+                },
+            )
             .await
         {
             Ok(()) => {

@@ -13,6 +13,7 @@ use crate::controller::error::Error;
 use crate::controller::naming;
 use crate::controller::reconcile::Cleanup;
 use crate::controller::vm_power::TASK_POLL;
+use crate::proxmox::ConfigUpdate;
 
 use super::plan;
 use super::run::Run;
@@ -194,10 +195,11 @@ async fn unregister_unused(run: &mut Run) -> Result<Vec<String>, Error> {
                 .update_config(
                     &node,
                     vmid,
-                    vec![],
-                    delete.clone(),
-                    vec![],
-                    cfg.digest.clone(),
+                    ConfigUpdate {
+                        delete: delete.clone(),
+                        digest: cfg.digest.clone(),
+                        ..Default::default()
+                    },
                 )
                 .await
             {
