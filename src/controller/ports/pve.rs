@@ -192,27 +192,19 @@ impl Pve for ProxmoxAdapter {
     }
 
     async fn vm_config(&self, node: &str, vmid: u32) -> Result<VmConfig> {
-        let cfg = self.api.vm_config(node, vmid, false).await?;
+        let mut cfg = self.vm_config_merged(node, vmid).await?;
         let pending = self.api.vm_pending(node, vmid).await?;
-        let values = cfg
-            .entries
-            .keys()
-            .filter_map(|k| cfg.get(k).map(|v| (k.clone(), v)))
+        cfg.pending = pending
+            .iter()
+            .filter(|p| p.pending.is_some())
+            .map(|p| p.key.clone())
             .collect();
-        Ok(VmConfig {
-            values,
-            digest: Some(cfg.digest).filter(|d| !d.is_empty()),
-            pending: pending
-                .iter()
-                .filter(|p| p.pending.is_some())
-                .map(|p| p.key.clone())
-                .collect(),
-            pending_delete: pending
-                .iter()
-                .filter(|p| p.delete)
-                .map(|p| p.key.clone())
-                .collect(),
-        })
+        cfg.pending_delete = pending
+            .iter()
+            .filter(|p| p.delete)
+            .map(|p| p.key.clone())
+            .collect();
+        Ok(cfg)
     }
 
     async fn vm_state(&self, node: &str, vmid: u32) -> Result<VmState> {
