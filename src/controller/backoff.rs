@@ -2,6 +2,7 @@
 //!
 //! kube-runtime's `error_policy` only gets the object, so the attempt count lives here.
 
+use crate::controller::locks::unpoisoned;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -26,7 +27,7 @@ impl Backoff {
     /// Delay before the next attempt for `key`; every call counts one more failure.
     pub fn next_delay(&self, key: &str) -> Duration {
         let attempt = {
-            let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = unpoisoned(&self.attempts);
             let n = map.entry(key.to_owned()).or_insert(0);
             *n = n.saturating_add(1);
             *n
@@ -39,19 +40,11 @@ impl Backoff {
     }
 
     pub fn attempts(&self, key: &str) -> u32 {
-        self.attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .copied()
-            .unwrap_or(0)
+        unpoisoned(&self.attempts).get(key).copied().unwrap_or(0)
     }
 
     pub fn reset(&self, key: &str) {
-        self.attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        unpoisoned(&self.attempts).remove(key);
     }
 }
 

@@ -1,6 +1,7 @@
 //! State shared by every reconcile: the Kubernetes client, settings, metrics, backoff, locks, Events and the
 //! cache of backend clients.
 
+use crate::controller::locks::unpoisoned;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,13 +120,13 @@ impl BackendFacts {
 
     /// The number of config changes this process made to VM `key` so far.
     pub fn config_epoch(&self, key: &str) -> u64 {
-        let map = self.config_writes.lock().unwrap_or_else(|e| e.into_inner());
+        let map = unpoisoned(&self.config_writes);
         map.get(key).copied().unwrap_or(0)
     }
 
     /// Counts a config change this process made to VM `key`.
     pub fn config_written(&self, key: &str) {
-        let mut map = self.config_writes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = unpoisoned(&self.config_writes);
         *map.entry(key.to_owned()).or_insert(0) += 1;
     }
 }

@@ -2,9 +2,15 @@
 //! even when different objects reconcile in parallel workers.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+/// Locks `m` even if a panicking thread poisoned it: every critical section in this crate is a plain map or
+/// counter update, so what a poisoned lock holds is still consistent.
+pub fn unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 #[derive(Default)]
 pub struct KeyedLocks {
@@ -18,7 +24,7 @@ impl KeyedLocks {
     /// Waits for and takes the lock named `key`; it is released when the guard drops.
     pub async fn lock(&self, key: String) -> OwnedMutexGuard<()> {
         let mutex = {
-            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = unpoisoned(&self.map);
             // Forget locks nobody holds or waits for, so the map does not grow with every VM ever seen.
             map.retain(|_, m| Arc::strong_count(m) > 1);
             map.entry(key).or_default().clone()
@@ -28,7 +34,7 @@ impl KeyedLocks {
 
     /// Claims `key` for `owner` until [`KeyedLocks::release`]; false while another owner holds it.
     pub fn claim(&self, key: &str, owner: &str) -> bool {
-        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        let mut claims = unpoisoned(&self.claims);
         claims
             .entry(key.to_owned())
             .or_insert_with(|| owner.to_owned())
@@ -37,7 +43,7 @@ impl KeyedLocks {
 
     /// Releases `owner`'s claim on `key` (a claim of another owner stays).
     pub fn release(&self, key: &str, owner: &str) {
-        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        let mut claims = unpoisoned(&self.claims);
         if claims.get(key).is_some_and(|o| o == owner) {
             claims.remove(key);
         }
@@ -46,7 +52,7 @@ impl KeyedLocks {
     /// Whether `owner` holds the claim on `key` in this process (a window whose claims are gone was opened by
     /// a controller process that died).
     pub fn is_claimed_by(&self, key: &str, owner: &str) -> bool {
-        let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        let claims = unpoisoned(&self.claims);
         claims.get(key).is_some_and(|o| o == owner)
     }
 

@@ -5,6 +5,7 @@
 //! trips per object, so a client stays trusted for [`ClientCache::recent`]'s window after its Secrets were last
 //! read; a change of the backend object itself is seen at once (its resourceVersion is part of the key).
 
+use crate::controller::locks::unpoisoned;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ impl<T: ?Sized> Default for ClientCache<T> {
 impl<T: ?Sized> ClientCache<T> {
     /// The client of `name` if it was built for `backend_version` and its Secrets were read within `max_age`.
     pub fn recent(&self, name: &str, backend_version: &str, max_age: Duration) -> Option<Arc<T>> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let map = unpoisoned(&self.map);
         map.get(name)
             .filter(|e| e.backend_version == backend_version && e.checked.elapsed() < max_age)
             .map(|e| e.client.clone())
@@ -50,14 +51,14 @@ impl<T: ?Sized> ClientCache<T> {
         build: impl FnOnce() -> Result<Arc<T>, E>,
     ) -> Result<Arc<T>, E> {
         {
-            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = unpoisoned(&self.map);
             if let Some(e) = map.get_mut(name).filter(|e| e.version == version) {
                 e.checked = Instant::now();
                 return Ok(e.client.clone());
             }
         }
         let client = build()?;
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        unpoisoned(&self.map).insert(
             name.to_owned(),
             Entry {
                 backend_version: backend_version.to_owned(),

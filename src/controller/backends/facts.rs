@@ -1,5 +1,6 @@
 //! Facts learned from the backends and kept for a short while, so a burst of reconciles does not ask again.
 
+use crate::controller::locks::unpoisoned;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ impl<V: Clone> FactCache<V> {
 
     /// The fact, if it was learned less than `ttl` ago.
     pub fn get(&self, key: &str) -> Option<V> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = unpoisoned(&self.map);
         match map.get(key) {
             Some((at, v)) if at.elapsed() < self.ttl => Some(v.clone()),
             Some(_) => {
@@ -40,10 +41,7 @@ impl<V: Clone> FactCache<V> {
         if self.ttl.is_zero() {
             return;
         }
-        self.map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.into(), (Instant::now(), value));
+        unpoisoned(&self.map).insert(key.into(), (Instant::now(), value));
     }
 
     /// Learns many facts at once (e.g. the node of every VM from one listing), dropping expired ones.
@@ -52,7 +50,7 @@ impl<V: Clone> FactCache<V> {
             return;
         }
         let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = unpoisoned(&self.map);
         map.retain(|_, (at, _)| at.elapsed() < self.ttl);
         for (k, v) in entries {
             map.insert(k, (now, v));
@@ -60,10 +58,7 @@ impl<V: Clone> FactCache<V> {
     }
 
     pub fn forget(&self, key: &str) {
-        self.map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        unpoisoned(&self.map).remove(key);
     }
 }
 
