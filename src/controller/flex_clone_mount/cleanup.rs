@@ -51,25 +51,22 @@ pub async fn cleanup(obj: Arc<FlexCloneMount>, ctx: Arc<Context>) -> Result<Clea
     let marker = marker(&ctx, &obj);
     // The clone's name in status is used only if it is a name this object would have made; otherwise (status
     // lost or rewritten) the clone is looked for by its name's hash and its marker.
-    let clone_name = match w.status.clone_volume_name.clone() {
-        Some(n) if naming::is_own_clone_name(&n, &hash) => Some(n),
-        _ => ontap
-            .volumes()
-            .await?
-            .into_iter()
-            .find(|v| {
+    let (clone_name, clone) = match w.status.clone_volume_name.clone() {
+        Some(n) if naming::is_own_clone_name(&n, &hash) => {
+            let clone = ontap
+                .find_volume(&svm, &n)
+                .await?
+                .filter(|v| marker.is_owner_of(v.comment.as_deref()));
+            (Some(n), clone)
+        }
+        _ => {
+            let clone = ontap.volumes().await?.into_iter().find(|v| {
                 v.svm == svm
                     && naming::is_own_clone_name(&v.name, &hash)
                     && marker.is_owner_of(v.comment.as_deref())
-            })
-            .map(|v| v.name),
-    };
-    let clone = match &clone_name {
-        Some(n) => ontap
-            .find_volume(&svm, n)
-            .await?
-            .filter(|v| marker.is_owner_of(v.comment.as_deref())),
-        None => None,
+            });
+            (clone.as_ref().map(|v| v.name.clone()), clone)
+        }
     };
 
     if let Some(s) = pve.storage(&sid).await? {
