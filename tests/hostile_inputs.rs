@@ -763,6 +763,7 @@ async fn refusal_cases(s: &mut Suite) {
             panic!("{}: not admitted: {e}", c.attack);
         }
     }
+    let mut deleted = Vec::new();
     for c in cases {
         let name = c.manifest["metadata"]["name"].as_str().unwrap().to_owned();
         let kind = c.manifest["kind"].as_str().unwrap();
@@ -789,33 +790,14 @@ async fn refusal_cases(s: &mut Suite) {
             .delete(&name, &DeleteParams::default())
             .await
             .expect("tenant deletes");
+        deleted.push((kind.to_owned(), name));
     }
-    for name in [
-        "r-vm101",
-        "r-vm200",
-        "r-vm103",
-        "r-vm102",
-        "r-new150",
-        "r-new300",
-        "r-vm399",
-        "r-scsi5",
-        "r-otherpve",
-        "r-nosecret",
-    ] {
-        s.h.wait_gone::<VmDiskClone>(name).await;
-    }
-    for name in [
-        "r-st02",
-        "r-st03",
-        "r-pauseall",
-        "r-adopt",
-        "r-adoptnone",
-        "r-claim",
-    ] {
-        s.h.wait_gone::<VolumeSnapshot>(name).await;
-    }
-    for name in ["r-st", "r-local", "r-read02", "r-read03", "r-nosnap"] {
-        s.h.wait_gone::<FlexCloneMount>(name).await;
+    for (kind, name) in &deleted {
+        match kind.as_str() {
+            "VmDiskClone" => s.h.wait_gone::<VmDiskClone>(name).await,
+            "VolumeSnapshot" => s.h.wait_gone::<VolumeSnapshot>(name).await,
+            _ => s.h.wait_gone::<FlexCloneMount>(name).await,
+        }
     }
 }
 
