@@ -72,6 +72,26 @@ fn cli_arg<'a>(b: &'a Value, q: &'a QueryParams, name: &str) -> Option<&'a str> 
     b.get(name).and_then(Value::as_str).or_else(|| q.get(name))
 }
 
+/// A boolean CLI parameter: JSON `true`/`false` in the body, or `true`/`false` in the query.
+fn cli_bool(b: &Value, q: &QueryParams, name: &str) -> OntapResult<Option<bool>> {
+    match b.get(name) {
+        None => q.bool(name),
+        Some(Value::Bool(x)) => Ok(Some(*x)),
+        Some(Value::String(x)) if x.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(x)) if x.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(OntapError::invalid_value(name, &other.to_string())),
+    }
+}
+
+/// Refuses parameters the command does not have (body fields or query parameters; `privilege_level` is the
+/// passthrough's own query parameter, which netapp-ontap's `CLI.execute` always sends).
+fn check_cli_args(b: &Value, q: &QueryParams, params: &[&str]) -> OntapResult<()> {
+    super::body::check_fields(b, params)?;
+    let mut allowed = params.to_vec();
+    allowed.push("privilege_level");
+    q.check(&allowed, None)
+}
+
 /// `POST /api/private/cli/volume/recovery-queue/purge` `{"vserver": "svm1", "volume": "vol_1234"}`
 /// (`volume` may be a pattern such as `*`). Purging releases what the queued volume held (e.g. a FlexClone's
 /// parent snapshot).
@@ -82,6 +102,7 @@ pub async fn recovery_queue_purge(
 ) -> Result<Json<Value>, OntapError> {
     let q = QueryParams::parse(raw.as_deref());
     let b = body.0;
+    check_cli_args(&b, &q, &["vserver", "volume"])?;
     let purged = sim.mutate(|w| -> OntapResult<usize> {
         let vserver =
             cli_arg(&b, &q, "vserver").ok_or_else(|| OntapError::missing_field("vserver"))?;
@@ -115,6 +136,7 @@ pub async fn recovery_queue_recover(
 ) -> Result<Json<Value>, OntapError> {
     let q = QueryParams::parse(raw.as_deref());
     let b = body.0;
+    check_cli_args(&b, &q, &["vserver", "volume"])?;
     sim.mutate(|w| -> OntapResult<()> {
         let vserver =
             cli_arg(&b, &q, "vserver").ok_or_else(|| OntapError::missing_field("vserver"))?;
@@ -148,8 +170,11 @@ pub async fn recovery_queue_recover(
     Ok(Json(json!({})))
 }
 
-/// `POST /api/private/cli/volume/snapshot/restore` `{"vserver", "volume", "snapshot"}` — synchronous like the
-/// CLI command.
+/// `POST /api/private/cli/volume/snapshot/restore` `{"vserver", "volume", "snapshot", "force"?, "preserve_lun_ids"?}`
+/// (= `volume snapshot restore`), synchronous like the CLI command. The snapshot and older ones stay, newer ones
+/// are deleted; refused (524511) while a newer snapshot backs a FlexClone. `force` only overrides newer snapshots
+/// that SnapMirror uses as reference (not FlexClones), and the simulator has neither SnapMirror nor LUNs, so
+/// `force` and `preserve_lun_ids` are checked but change nothing.
 pub async fn snapshot_restore(
     State(sim): State<Arc<Sim>>,
     RawQuery(raw): RawQuery,
@@ -157,6 +182,13 @@ pub async fn snapshot_restore(
 ) -> Result<Json<Value>, OntapError> {
     let q = QueryParams::parse(raw.as_deref());
     let b = body.0;
+    check_cli_args(
+        &b,
+        &q,
+        &["vserver", "volume", "snapshot", "force", "preserve_lun_ids"],
+    )?;
+    cli_bool(&b, &q, "force")?;
+    cli_bool(&b, &q, "preserve_lun_ids")?;
     sim.mutate(|w| -> OntapResult<()> {
         let vserver =
             cli_arg(&b, &q, "vserver").ok_or_else(|| OntapError::missing_field("vserver"))?;
@@ -177,12 +209,9 @@ pub async fn snapshot_restore(
                 format!("Volume \"{volume}\" in Vserver \"{vserver}\" does not exist."),
             )
         })?;
-        let s = v.snapshot_by_name(snapshot).ok_or_else(|| {
-            OntapError::bad_request(
-                codes::CLI_ERROR,
-                format!("Snapshot copy \"{snapshot}\" does not exist in volume \"{volume}\"."),
-            )
-        })?;
+        let s = v
+            .snapshot_by_name(snapshot)
+            .ok_or_else(|| super::volumes::snapshot_missing(codes::CLI_ERROR, snapshot, volume))?;
         let (vu, su) = (v.uuid.clone(), s.uuid.clone());
         super::volumes::restore(o, &vu, &su)
     })?;

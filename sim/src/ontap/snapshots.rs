@@ -181,6 +181,7 @@ impl CreateOp {
             create_time: Utc::now(),
             files,
             size,
+            volume_size: v.size,
         });
         Ok(())
     }

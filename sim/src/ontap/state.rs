@@ -189,6 +189,9 @@ pub struct Snapshot {
     pub files: FileTree,
     /// Logical size of the active file system when taken.
     pub size: u64,
+    /// The volume's size when taken (a restore grows the volume back to it; 0 when unknown).
+    #[serde(default)]
+    pub volume_size: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -388,6 +391,7 @@ impl Ontap {
                         create_time: now,
                         files: files.clone(),
                         size: files.logical_used(),
+                        volume_size: v.size.0,
                     })
                     .collect();
                 if o.volume_by_name(&svm_uuid, &v.name).is_some() {
@@ -579,6 +583,7 @@ mod tests {
             comment: None,
             create_time: Utc::now(),
             size: files.logical_used(),
+            volume_size: 0,
             files: files.clone(),
         });
         assert_eq!(o.volumes[idx].space(None).used, 56 << 30);

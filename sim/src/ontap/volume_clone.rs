@@ -149,6 +149,7 @@ fn base_snapshot(clone_name: &str) -> Snapshot {
         create_time: Utc::now(),
         files: Default::default(),
         size: 0,
+        volume_size: 0,
     }
 }
 
@@ -207,6 +208,7 @@ pub(super) fn fill_from_parent(
         let mut base = base.clone();
         base.files = parent.files.clone();
         base.size = parent.files.logical_used();
+        base.volume_size = parent.size;
         base.create_time = Utc::now();
         parent.snapshots.push(base);
     }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::body::Body;
 use super::error::{codes, OntapError, OntapResult};
+use super::fs::{normalize, parent_of};
 use super::jobs::{self, JobOp, Verb};
 use super::query::{collection, FieldSel, QueryParams, Schema};
 use super::state::{normalize_junction, DeletedVolume, Ontap, Volume, VolumeState};
@@ -388,8 +389,20 @@ pub struct PatchOp {
     pub name: Option<String>,
     pub snapshot_policy: Option<String>,
     pub split: bool,
-    /// Snapshot UUID to restore.
+    /// Snapshot UUID to restore (the whole volume, or one file with `restore_file`).
     pub restore: Option<String>,
+    /// `restore_to.path` (+ `restore_to.restore_path`): put back one file of the snapshot instead.
+    #[serde(default)]
+    pub restore_file: Option<FileRestore>,
+}
+
+/// A single-file restore from a snapshot (`volume snapshot restore-file`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileRestore {
+    /// The file in the snapshot.
+    pub path: String,
+    /// Where it goes in the active file system (default: `path`).
+    pub restore_path: Option<String>,
 }
 
 impl PatchOp {
@@ -431,7 +444,10 @@ impl PatchOp {
             o.volume_mut(&self.uuid).expect("exists").name = n.clone();
         }
         if let Some(snap_uuid) = &self.restore {
-            restore(o, &self.uuid, snap_uuid)?;
+            match &self.restore_file {
+                Some(f) => restore_file(o, &self.uuid, snap_uuid, f)?,
+                None => restore(o, &self.uuid, snap_uuid)?,
+            }
         }
         let v = o
             .volume_mut(&self.uuid)
@@ -475,40 +491,62 @@ impl PatchOp {
     }
 }
 
-/// Reverts a volume to a snapshot; snapshots newer than it are deleted (as `volume snapshot restore` does).
+/// `Snapshot copy "<snapshot>" does not exist in volume "<volume>".` under the caller's code (REST: 918251 with
+/// the `restore_to.snapshot.*` target; CLI passthrough: its generic CLI error).
+pub fn snapshot_missing(code: &str, snapshot: &str, volume: &str) -> OntapError {
+    OntapError::bad_request(
+        code,
+        format!("Snapshot copy \"{snapshot}\" does not exist in volume \"{volume}\"."),
+    )
+}
+
+/// 524511, NetApp's "Failed to restore snapshot \"restore_to.snapshot.name\"." with the reason appended.
+fn restore_failed(snapshot: &str, reason: impl std::fmt::Display) -> OntapError {
+    OntapError::bad_request(
+        codes::RESTORE_FAILED,
+        format!("Failed to restore snapshot \"{snapshot}\". Reason: {reason}"),
+    )
+}
+
+fn require_online(v: &Volume) -> OntapResult<()> {
+    if v.is_online() {
+        return Ok(());
+    }
+    Err(OntapError::bad_request(
+        codes::VOLUME_NOT_ONLINE,
+        format!(
+            "Volume \"{}\" in Vserver \"{}\" is not online.",
+            v.name, v.svm_name
+        ),
+    ))
+}
+
+/// Reverts a volume to a snapshot as `volume snapshot restore` does: the active file system (and with it the space
+/// accounting, which derives from the trees) becomes the snapshot's, the snapshot itself and older ones stay, newer
+/// ones are deleted, and the size becomes the larger of the current size and the size when the snapshot was taken.
+/// Refused while a newer snapshot backs a FlexClone, also one waiting in the recovery queue; FlexClones of the target
+/// snapshot or of older ones do not matter.
 pub fn restore(o: &mut Ontap, vol_uuid: &str, snap_uuid: &str) -> OntapResult<()> {
     let v = o
         .volume(vol_uuid)
         .ok_or_else(|| OntapError::not_found("uuid"))?;
-    if !v.is_online() {
-        return Err(OntapError::bad_request(
-            codes::VOLUME_NOT_ONLINE,
-            format!(
-                "Volume \"{}\" in Vserver \"{}\" is not online.",
-                v.name, v.svm_name
-            ),
-        ));
-    }
+    require_online(v)?;
     let idx = v
         .snapshots
         .iter()
         .position(|s| s.uuid == snap_uuid)
         .ok_or_else(|| {
-            OntapError::bad_request(
-                codes::RESTORE_INVALID,
-                "The specified Snapshot copy does not exist.",
-            )
-            .with_target("restore_to.snapshot")
+            snapshot_missing(codes::RESTORE_INVALID, snap_uuid, &v.name)
+                .with_target("restore_to.snapshot.uuid")
         })?;
+    let target = &v.snapshots[idx];
     for newer in &v.snapshots[idx + 1..] {
         let owners = o.snapshot_clone_owners(vol_uuid, &newer.uuid);
         if !owners.is_empty() {
-            return Err(OntapError::bad_request(
-                codes::RESTORE_FAILED,
-                format!(
-                    "Failed to restore volume \"{}\" to Snapshot copy \"{}\". Reason: newer Snapshot copy \"{}\" is in use by FlexClone volume(s) {}.",
-                    v.name,
-                    v.snapshots[idx].name,
+            return Err(restore_failed(
+                &target.name,
+                format_args!(
+                    "newer snapshot \"{}\" is in use by FlexClone volume(s): {}.",
                     newer.name,
                     owners.join(", ")
                 ),
@@ -516,9 +554,183 @@ pub fn restore(o: &mut Ontap, vol_uuid: &str, snap_uuid: &str) -> OntapResult<()
         }
     }
     let v = o.volume_mut(vol_uuid).expect("checked above");
-    v.files = v.snapshots[idx].files.clone();
+    let snap = &v.snapshots[idx];
+    v.files = snap.files.clone();
+    v.size = v.size.max(snap.volume_size);
     v.snapshots.truncate(idx + 1);
     Ok(())
+}
+
+/// Puts one file of a snapshot back into the active file system (`volume snapshot restore-file`; REST
+/// `restore_to.path`): an existing destination is overwritten, a missing one created; directories are refused.
+/// Snapshots are left alone.
+pub fn restore_file(
+    o: &mut Ontap,
+    vol_uuid: &str,
+    snap_uuid: &str,
+    f: &FileRestore,
+) -> OntapResult<()> {
+    let v = o
+        .volume(vol_uuid)
+        .ok_or_else(|| OntapError::not_found("uuid"))?;
+    require_online(v)?;
+    let snap = v.snapshot(snap_uuid).ok_or_else(|| {
+        snapshot_missing(codes::RESTORE_INVALID, snap_uuid, &v.name)
+            .with_target("restore_to.snapshot.uuid")
+    })?;
+    let bad_path = |p: &str| restore_failed(&snap.name, format_args!("invalid path \"{p}\"."));
+    let src_path = normalize(&f.path).map_err(|_| bad_path(&f.path))?;
+    let src = match snap.files.get(&src_path) {
+        Some(n) if n.is_dir() => {
+            return Err(restore_failed(
+                &snap.name,
+                format_args!("\"{}\" is a directory; only files can be restored.", f.path),
+            ))
+        }
+        Some(n) => n.clone(),
+        None => {
+            return Err(restore_failed(
+                &snap.name,
+                format_args!("file \"{}\" does not exist in the snapshot.", f.path),
+            ))
+        }
+    };
+    let dest_raw = f.restore_path.as_deref().unwrap_or(&f.path);
+    let dest = normalize(dest_raw).map_err(|_| bad_path(dest_raw))?;
+    if dest.is_empty() || dest == ".snapshot" || dest.starts_with(".snapshot/") {
+        return Err(bad_path(dest_raw));
+    }
+    if !v.files.is_dir(parent_of(&dest)) {
+        return Err(restore_failed(
+            &snap.name,
+            format_args!(
+                "destination directory \"{}\" does not exist.",
+                parent_of(&dest)
+            ),
+        ));
+    }
+    if v.files.get(&dest).is_some_and(|n| n.is_dir()) {
+        return Err(restore_failed(
+            &snap.name,
+            format_args!("destination \"{dest_raw}\" is a directory."),
+        ));
+    }
+    let name = snap.name.clone();
+    let v = o.volume_mut(vol_uuid).expect("checked above");
+    v.files
+        .put_clone(&dest, &src, true)
+        .map_err(|e| restore_failed(&name, e))
+}
+
+/// Body fields a PATCH may not combine with `restore_to`.
+const NOT_WITH_RESTORE: &[&str] = &[
+    "nas",
+    "state",
+    "comment",
+    "size",
+    "clone",
+    "name",
+    "snapshot_policy",
+];
+
+/// Reads `restore_to.*` from the query (as documented) or the body (as NetApp's Ansible modules send it) and
+/// resolves the snapshot. `None` when the PATCH is no restore.
+fn parse_restore(
+    v: &Volume,
+    q: &QueryParams,
+    b: &Value,
+) -> OntapResult<Option<(String, Option<FileRestore>)>> {
+    if let Some(r) = b.get("restore_to") {
+        let obj = r
+            .as_object()
+            .ok_or_else(|| OntapError::invalid_value("restore_to", &r.to_string()))?;
+        for (k, val) in obj {
+            match k.as_str() {
+                "path" | "restore_path" | "start_byte" | "byte_count" => {}
+                "snapshot" => {
+                    let snap = val.as_object().ok_or_else(|| {
+                        OntapError::invalid_value("restore_to.snapshot", &val.to_string())
+                    })?;
+                    if let Some(k) = snap.keys().find(|k| *k != "name" && *k != "uuid") {
+                        return Err(OntapError::unexpected_argument(&format!(
+                            "restore_to.snapshot.{k}"
+                        )));
+                    }
+                }
+                other => {
+                    return Err(OntapError::unexpected_argument(&format!(
+                        "restore_to.{other}"
+                    )))
+                }
+            }
+        }
+    }
+    let arg = |key: &str| -> OntapResult<Option<String>> {
+        let field = format!("restore_to.{key}");
+        if let Some(x) = q.get(&field) {
+            return Ok(Some(x.to_string()));
+        }
+        match b.pointer(&format!("/restore_to/{}", key.replace('.', "/"))) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(x)) => Ok(Some(x.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(OntapError::invalid_value(&field, &other.to_string())),
+        }
+    };
+    let name = arg("snapshot.name")?;
+    let uuid = arg("snapshot.uuid")?;
+    let path = arg("path")?;
+    let restore_path = arg("restore_path")?;
+    for ranged in ["start_byte", "byte_count"] {
+        if arg(ranged)?.is_some() {
+            return Err(OntapError::bad_request(
+                codes::NOT_SUPPORTED,
+                "Partial file restores (\"restore_to.start_byte\", \"restore_to.byte_count\") are not supported by the simulator.",
+            )
+            .with_target(format!("restore_to.{ranged}")));
+        }
+    }
+    if name.is_none() && uuid.is_none() {
+        if path.is_some() || restore_path.is_some() {
+            return Err(OntapError::missing_field("restore_to.snapshot.name"));
+        }
+        return Ok(None);
+    }
+    if restore_path.is_some() && path.is_none() {
+        return Err(OntapError::missing_field("restore_to.path"));
+    }
+    if let Some(field) = NOT_WITH_RESTORE.iter().find(|f| b.get(**f).is_some()) {
+        return Err(OntapError::bad_request(
+            codes::RESTORE_INVALID,
+            format!(
+                "Specifying a value for \"{field}\" is not valid for a snapshot restore operation."
+            ),
+        )
+        .with_target(*field));
+    }
+    let snap = match (&uuid, &name) {
+        (Some(u), n) => {
+            let s = v.snapshot(u).ok_or_else(|| {
+                snapshot_missing(codes::RESTORE_INVALID, u, &v.name)
+                    .with_target("restore_to.snapshot.uuid")
+            })?;
+            if n.as_ref().is_some_and(|n| *n != s.name) {
+                return Err(OntapError::bad_request(
+                    codes::RESTORE_INVALID,
+                    "\"restore_to.snapshot.uuid\" and \"restore_to.snapshot.name\" refer to different snapshots.",
+                )
+                .with_target("restore_to.snapshot.name"));
+            }
+            s
+        }
+        (None, Some(n)) => v.snapshot_by_name(n).ok_or_else(|| {
+            snapshot_missing(codes::RESTORE_INVALID, n, &v.name)
+                .with_target("restore_to.snapshot.name")
+        })?,
+        (None, None) => unreachable!("checked above"),
+    };
+    let file = path.map(|path| FileRestore { path, restore_path });
+    Ok(Some((snap.uuid.clone(), file)))
 }
 
 pub async fn patch(
@@ -533,11 +745,17 @@ pub async fn patch(
             "return_timeout",
             "restore_to.snapshot.name",
             "restore_to.snapshot.uuid",
-            "restore_to.snapshot.force",
+            "restore_to.path",
+            "restore_to.restore_path",
+            "restore_to.start_byte",
+            "restore_to.byte_count",
+            "preserve_lun_ids",
         ],
         None,
     )?;
     let timeout = q.return_timeout()?;
+    // LUN identities: the simulator has no LUNs, so only the value is checked.
+    q.bool("preserve_lun_ids")?;
     let b = body.0;
     super::body::check_fields(
         &b,
@@ -643,32 +861,9 @@ pub async fn patch(
                 }
             }
         }
-        let restore_name = q.get("restore_to.snapshot.name").or_else(|| {
-            b.pointer("/restore_to/snapshot/name")
-                .and_then(Value::as_str)
-        });
-        let restore_uuid = q.get("restore_to.snapshot.uuid").or_else(|| {
-            b.pointer("/restore_to/snapshot/uuid")
-                .and_then(Value::as_str)
-        });
-        if restore_name.is_some() || restore_uuid.is_some() {
-            let snap = match (restore_uuid, restore_name) {
-                (Some(u), _) => v.snapshot(u),
-                (None, Some(n)) => v.snapshot_by_name(n),
-                _ => None,
-            }
-            .ok_or_else(|| {
-                OntapError::bad_request(
-                    codes::RESTORE_INVALID,
-                    format!(
-                        "Snapshot copy \"{}\" does not exist in volume \"{}\".",
-                        restore_name.or(restore_uuid).unwrap_or_default(),
-                        v.name
-                    ),
-                )
-                .with_target("restore_to.snapshot")
-            })?;
-            op.restore = Some(snap.uuid.clone());
+        if let Some((snap, file)) = parse_restore(v, &q, &b)? {
+            op.restore = Some(snap);
+            op.restore_file = file;
         }
         if op.split && v.split_initiated {
             return Err(OntapError::bad_request(
