@@ -14,7 +14,7 @@ trap 'exit 130' INT TERM
 scripts/dev-up.sh
 # shellcheck disable=SC1091
 . .dev/env
-kinds=(proxmoxclusters ontapclusters volumesnapshots vmdiskclones flexclonemounts)
+kinds=(proxmoxclusters ontapclusters volumesnapshots vmdiskclones flexclonemounts volumesnapshotschedules)
 
 # The simulator's CA is generated per machine, so examples reference it through this Secret instead of inlining it.
 kubectl create namespace "$PVE_ONTAP_CONTROLLER_NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -38,6 +38,14 @@ else
           || log "WARNING: not every $kind became Ready (kubectl describe $kind -A; .dev/logs/controller.log)"
       fi
     done
+    # The restore example is a plan only (it waits while VM 100 runs): shown, not waited for Ready.
+    if kubectl get volumesnapshotrestores -n pve-ontap-demo ontap01-rollback -o name >/dev/null 2>&1; then
+      log "waiting for the restore example's plan"
+      kubectl wait --for=jsonpath='{.status.plan}' -n pve-ontap-demo volumesnapshotrestore/ontap01-rollback \
+        --timeout=120s >/dev/null || log "WARNING: the restore example has no plan yet"
+      kubectl get vsr -n pve-ontap-demo ontap01-rollback \
+        -o jsonpath='{"  plan: destroys "}{.status.plan.destroys[*].name}{", stops VMs "}{.status.plan.stops[*].vmid}{"\n  "}{.status.conditions[?(@.type=="Ready")].reason}{": "}{.status.message}{"\n"}'
+    fi
   fi
 fi
 

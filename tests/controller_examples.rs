@@ -1,4 +1,5 @@
-//! deploy/examples/ applied as they are (only the endpoints point at this test's simulator): every kind Ready.
+//! deploy/examples/ applied as they are (only the endpoints point at this test's simulator): every kind Ready,
+//! except the restore example, which is a plan only and waits while VM 100 runs.
 
 mod controller_support;
 
@@ -7,7 +8,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
-use pve_ontap_controller::api::{FlexCloneMount, Phase, VmDiskClone, VolumeSnapshot};
+use pve_ontap_controller::api::{
+    FlexCloneMount, Phase, VmDiskClone, VolumeSnapshot, VolumeSnapshotRestore,
+    VolumeSnapshotSchedule,
+};
 use pve_ontap_controller::controller::context::Settings;
 use pve_ontap_controller::controller::runtime;
 use pve_ontap_controller::metrics::Metrics;
@@ -121,6 +125,36 @@ async fn examples_become_ready() {
         o.status.as_ref().map(|s| s.phase)
     })
     .await;
+    let vss: Api<VolumeSnapshotSchedule> = Api::namespaced(admin.clone(), "pve-ontap-demo");
+    wait_ready(&vss, "ontap01-nightly", |o| {
+        o.status.as_ref().map(|s| s.phase)
+    })
+    .await;
+    // The restore example shows its plan and changes nothing while VM 100 runs.
+    let vsr: Api<VolumeSnapshotRestore> = Api::namespaced(admin.clone(), "pve-ontap-demo");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let st = vsr
+            .get("ontap01-rollback")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        let waiting = st
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason == "VmsRunning");
+        if waiting {
+            let stops: Vec<u32> = st.plan.unwrap().stops.iter().map(|v| v.vmid).collect();
+            assert_eq!(stops, [100]);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "restore example: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     shutdown.cancel();
     controller.await.unwrap();

@@ -8,6 +8,8 @@ pub mod proxmox_cluster;
 pub mod scope;
 pub mod vm_disk_clone;
 pub mod volume_snapshot;
+pub mod volume_snapshot_restore;
+pub mod volume_snapshot_schedule;
 
 pub use common::{DeletionPolicy, Phase, FINALIZER};
 pub use flex_clone_mount::{FlexCloneMount, FlexCloneMountSpec, FlexCloneMountStatus};
@@ -15,6 +17,12 @@ pub use ontap_cluster::{OntapCluster, OntapClusterSpec, OntapClusterStatus};
 pub use proxmox_cluster::{ProxmoxCluster, ProxmoxClusterSpec, ProxmoxClusterStatus};
 pub use vm_disk_clone::{VmDiskClone, VmDiskCloneSpec, VmDiskCloneStatus};
 pub use volume_snapshot::{VolumeSnapshot, VolumeSnapshotSpec, VolumeSnapshotStatus};
+pub use volume_snapshot_restore::{
+    VolumeSnapshotRestore, VolumeSnapshotRestoreSpec, VolumeSnapshotRestoreStatus,
+};
+pub use volume_snapshot_schedule::{
+    VolumeSnapshotSchedule, VolumeSnapshotScheduleSpec, VolumeSnapshotScheduleStatus,
+};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -27,6 +35,11 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("vmdiskclones.yaml", VmDiskClone::crd()),
         ("volumesnapshots.yaml", VolumeSnapshot::crd()),
         ("flexclonemounts.yaml", FlexCloneMount::crd()),
+        ("volumesnapshotrestores.yaml", VolumeSnapshotRestore::crd()),
+        (
+            "volumesnapshotschedules.yaml",
+            VolumeSnapshotSchedule::crd(),
+        ),
     ]
 }
 

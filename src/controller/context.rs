@@ -63,6 +63,8 @@ pub struct Settings {
     /// How long backend facts that rarely change (VM placement, storage definitions, data LIFs, the volume
     /// behind an export) are reused without asking again; zero asks every time. See [`BackendFacts`].
     pub facts_ttl: Duration,
+    /// "Now" for schedules (a test sets it).
+    pub clock: super::clock::Clock,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
             backoff_max: Duration::from_secs(300),
             instance: None,
             facts_ttl: Duration::from_secs(60),
+            clock: super::clock::Clock::system(),
         }
     }
 }

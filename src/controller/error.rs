@@ -77,6 +77,13 @@ pub enum Error {
     #[error("Proxmox VE: {0}")]
     Proxmox(#[from] ProxmoxError),
 
+    /// A VolumeSnapshot's snapshot was destroyed by a restore to an older snapshot: nothing left to manage.
+    #[error(
+        "snapshot {snapshot} was destroyed by VolumeSnapshotRestore {restore} (it was newer than the snapshot \
+         restored to); deleting this object only removes the object"
+    )]
+    DestroyedByRestore { snapshot: String, restore: String },
+
     #[error("{what} did not finish within {after:?}")]
     Timeout { what: String, after: Duration },
 }
@@ -123,6 +130,7 @@ impl Error {
                 ProxmoxError::Config(_) => "ProxmoxConfig",
             },
             Error::Timeout { .. } => "Timeout",
+            Error::DestroyedByRestore { .. } => "DestroyedByRestore",
         }
     }
 
@@ -138,7 +146,8 @@ impl Error {
             | Error::OutOfScope { .. }
             | Error::Secret { .. }
             | Error::InvalidSpec(_)
-            | Error::Precondition(_) => RetryClass::Permanent,
+            | Error::Precondition(_)
+            | Error::DestroyedByRestore { .. } => RetryClass::Permanent,
             Error::Waiting(_) | Error::Timeout { .. } => RetryClass::Transient,
             Error::Ontap(e) if e.is_transient() || e.is_busy() => RetryClass::Transient,
             Error::Ontap(_) => RetryClass::Permanent,

@@ -2,6 +2,7 @@
 
 pub mod backends;
 pub mod backoff;
+pub mod clock;
 pub mod context;
 pub mod error;
 pub mod finalizer;
@@ -20,3 +21,5 @@ pub mod status;
 pub mod vm_disk_clone;
 pub mod vm_power;
 pub mod volume_snapshot;
+pub mod volume_snapshot_restore;
+pub mod volume_snapshot_schedule;

@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::api::conditions::{self, READY};
 use crate::api::{
     FlexCloneMount, FlexCloneMountStatus, Phase, VmDiskClone, VmDiskCloneStatus, VolumeSnapshot,
-    VolumeSnapshotStatus,
+    VolumeSnapshotRestore, VolumeSnapshotRestoreStatus, VolumeSnapshotSchedule,
+    VolumeSnapshotScheduleStatus, VolumeSnapshotStatus,
 };
 
 /// Mutable views of the status fields every namespaced kind has.
@@ -99,3 +100,13 @@ macro_rules! managed {
 managed!(VmDiskClone, VmDiskCloneStatus, "VmDiskClone");
 managed!(VolumeSnapshot, VolumeSnapshotStatus, "VolumeSnapshot");
 managed!(FlexCloneMount, FlexCloneMountStatus, "FlexCloneMount");
+managed!(
+    VolumeSnapshotRestore,
+    VolumeSnapshotRestoreStatus,
+    "VolumeSnapshotRestore"
+);
+managed!(
+    VolumeSnapshotSchedule,
+    VolumeSnapshotScheduleStatus,
+    "VolumeSnapshotSchedule"
+);

@@ -19,8 +19,14 @@ use super::context::{Context, Settings};
 use super::error::Error;
 use super::object::Managed;
 use super::reconcile::error_policy;
-use super::{flex_clone_mount, vm_disk_clone, volume_snapshot};
-use crate::api::{FlexCloneMount, OntapCluster, ProxmoxCluster, VmDiskClone, VolumeSnapshot};
+use super::{
+    flex_clone_mount, vm_disk_clone, volume_snapshot, volume_snapshot_restore,
+    volume_snapshot_schedule,
+};
+use crate::api::{
+    FlexCloneMount, OntapCluster, ProxmoxCluster, VmDiskClone, VolumeSnapshot,
+    VolumeSnapshotRestore, VolumeSnapshotSchedule,
+};
 use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +64,12 @@ pub async fn check_crds_served(client: &Client, namespaces: &[String]) -> Result
     for api in namespaced_apis::<FlexCloneMount>(client, namespaces) {
         probe(api).await?;
     }
+    for api in namespaced_apis::<VolumeSnapshotRestore>(client, namespaces) {
+        probe(api).await?;
+    }
+    for api in namespaced_apis::<VolumeSnapshotSchedule>(client, namespaces) {
+        probe(api).await?;
+    }
     Ok(())
 }
 
@@ -68,6 +80,8 @@ fn leak_kind<K: Resource<DynamicType = ()>>() -> &'static str {
         "VmDiskClone" => "VmDiskClone",
         "VolumeSnapshot" => "VolumeSnapshot",
         "FlexCloneMount" => "FlexCloneMount",
+        "VolumeSnapshotRestore" => "VolumeSnapshotRestore",
+        "VolumeSnapshotSchedule" => "VolumeSnapshotSchedule",
         _ => "custom resource",
     }
 }
@@ -197,6 +211,26 @@ pub async fn run(
             shutdown.clone(),
             flex_clone_mount::reconcile,
             error_policy::<FlexCloneMount>,
+        ));
+    }
+    for api in namespaced_apis::<VolumeSnapshotRestore>(&client, &ctx.settings.namespaces) {
+        tasks.push(run_controller(
+            api,
+            conc.volume_snapshot,
+            ctx.clone(),
+            shutdown.clone(),
+            volume_snapshot_restore::reconcile,
+            error_policy::<VolumeSnapshotRestore>,
+        ));
+    }
+    for api in namespaced_apis::<VolumeSnapshotSchedule>(&client, &ctx.settings.namespaces) {
+        tasks.push(run_controller(
+            api,
+            conc.backends,
+            ctx.clone(),
+            shutdown.clone(),
+            volume_snapshot_schedule::reconcile,
+            error_policy::<VolumeSnapshotSchedule>,
         ));
     }
     info!(controllers = tasks.len(), "controllers started");

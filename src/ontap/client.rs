@@ -529,6 +529,18 @@ impl OntapClient {
             .map(|_| ())
     }
 
+    /// `PATCH /api/storage/volumes/{uuid}?restore_to.snapshot.uuid=...` (the documented query parameter):
+    /// reverts the volume to the snapshot and deletes every newer snapshot (async job).
+    pub async fn restore_volume(&self, uuid: &str, snapshot_uuid: &str) -> Result<Completion> {
+        self.run_job(
+            Method::PATCH,
+            &format!("/api/storage/volumes/{}", encode_segment(uuid)),
+            &[("restore_to.snapshot.uuid", snapshot_uuid)],
+            Some(&json!({})),
+        )
+        .await
+    }
+
     pub async fn snapshots(&self, volume_uuid: &str) -> Result<Vec<Snapshot>> {
         self.get_all(
             &format!(

@@ -20,6 +20,7 @@ use kube::{Client, Resource, ResourceExt};
 use pve_ontap_controller::api::{
     OntapCluster, Phase, ProxmoxCluster, VolumeSnapshot, VolumeSnapshotStatus,
 };
+pub use pve_ontap_controller::controller::clock::Clock;
 use pve_ontap_controller::controller::context::Settings;
 use pve_ontap_controller::controller::object::Managed;
 use pve_ontap_controller::controller::runtime;
@@ -124,6 +125,8 @@ pub struct Harness {
     pub ontap_name: String,
     /// The running controller's metrics (replaced on each start, like a new process).
     pub metrics: Arc<Metrics>,
+    /// The controller's clock for schedules (see [`Options::clock`]).
+    pub clock: Clock,
     shutdown: CancellationToken,
     controller: Option<tokio::task::JoinHandle<()>>,
     controller_client: Client,
@@ -144,6 +147,8 @@ pub struct Options {
     pub pve_token: Option<String>,
     /// The controller's ONTAP login; default `admin`.
     pub ontap_login: Option<(String, String)>,
+    /// The controller's clock for schedules; default the system clock.
+    pub clock: Option<Clock>,
 }
 
 impl Harness {
@@ -274,6 +279,7 @@ impl Harness {
             pve_name,
             ontap_name,
             metrics: Arc::new(Metrics::new()),
+            clock: opts.clock.clone().unwrap_or_default(),
             shutdown: CancellationToken::new(),
             controller: None,
             controller_client,
@@ -288,6 +294,7 @@ impl Harness {
         s.namespaces = vec![self.ns.clone()];
         s.backoff_base = Duration::from_millis(200);
         s.backoff_max = Duration::from_secs(3);
+        s.clock = self.clock.clone();
         s
     }
 

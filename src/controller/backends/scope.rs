@@ -79,6 +79,21 @@ impl ProxmoxGrant {
     }
 }
 
+impl ProxmoxGrant {
+    /// VMs with a disk on `storage` that a restore of it would change, `outside` of which lie out of scope: a
+    /// restore reverts every VM's disks on the volume, so it needs all of them.
+    pub fn restore(&self, storage: &str, outside: usize) -> Result<(), Error> {
+        if outside == 0 {
+            Ok(())
+        } else {
+            Err(self.refuse(format!(
+                "{outside} VM(s) with disks on Proxmox storage {storage:?} (restoring the storage would revert \
+                 their disks too)"
+            )))
+        }
+    }
+}
+
 /// The scopes of one OntapCluster for one namespace.
 #[derive(Clone, Debug)]
 pub struct OntapGrant {

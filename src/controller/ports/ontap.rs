@@ -76,6 +76,10 @@ pub trait Ontap: Send + Sync {
     /// FlexClones whose parent is `(volume uuid, snapshot name)`.
     async fn clones_of(&self, volume_uuid: &str, snapshot: &str) -> Result<Vec<OntapVolume>>;
     async fn find_snapshot(&self, volume_uuid: &str, name: &str) -> Result<Option<SnapshotInfo>>;
+    /// Every snapshot of the volume, in the order ONTAP lists them.
+    async fn snapshots(&self, volume_uuid: &str) -> Result<Vec<SnapshotInfo>>;
+    /// Reverts the volume to a snapshot; ONTAP deletes every newer snapshot.
+    async fn restore_volume(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<Progress>;
     async fn create_snapshot(
         &self,
         volume_uuid: &str,
@@ -122,6 +126,16 @@ fn ontap_volume(v: Volume) -> OntapVolume {
         name: v.name,
         uuid: v.uuid,
         comment: v.comment,
+    }
+}
+
+fn snapshot_info(s: crate::ontap::types::Snapshot) -> SnapshotInfo {
+    SnapshotInfo {
+        uuid: s.uuid,
+        name: s.name,
+        comment: s.comment,
+        create_time: s.create_time,
+        owners: s.owners,
     }
 }
 
@@ -246,13 +260,23 @@ impl Ontap for OntapAdapter {
             .api
             .find_snapshot(volume_uuid, name)
             .await?
-            .map(|s| SnapshotInfo {
-                uuid: s.uuid,
-                name: s.name,
-                comment: s.comment,
-                create_time: s.create_time,
-                owners: s.owners,
-            }))
+            .map(snapshot_info))
+    }
+
+    async fn snapshots(&self, volume_uuid: &str) -> Result<Vec<SnapshotInfo>> {
+        Ok(self
+            .api
+            .snapshots(volume_uuid)
+            .await?
+            .into_iter()
+            .map(snapshot_info)
+            .collect())
+    }
+
+    async fn restore_volume(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<Progress> {
+        Ok(progress(
+            self.api.restore_volume(volume_uuid, snapshot_uuid).await?,
+        ))
     }
 
     async fn create_snapshot(

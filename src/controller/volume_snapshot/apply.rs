@@ -12,7 +12,10 @@ use super::target::target;
 use super::window::{self, Outcome};
 use super::{marker, snapshot_name, writer, Step, Target, Writer, JOB_POLL, SPEC_APPLIED};
 use crate::api::volume_snapshot::{SnapshotConsistency, WindowVm};
-use crate::api::{Phase, VolumeSnapshot};
+use kube::api::{Api, ListParams};
+use kube::ResourceExt;
+
+use crate::api::{Phase, VolumeSnapshot, VolumeSnapshotRestore};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::naming::OwnerMarker;
@@ -105,6 +108,12 @@ async fn find_snapshot(r: &mut Run) -> Result<Option<SnapshotInfo>, Error> {
     if snap.is_none() && r.w.status.snapshot_uuid.is_some() {
         // Re-creating it would silently capture a different instant under the same name.
         r.w.status.ready_to_use = false;
+        if let Some(restore) = destroyed_by_restore(r).await? {
+            return Err(Error::DestroyedByRestore {
+                snapshot: r.name.clone(),
+                restore,
+            });
+        }
         return Err(Error::Precondition(format!(
             "snapshot {} was deleted outside Kubernetes; delete this object (and create a new one if needed)",
             r.name
@@ -117,6 +126,24 @@ async fn find_snapshot(r: &mut Run) -> Result<Option<SnapshotInfo>, Error> {
         )));
     }
     Ok(snap)
+}
+
+/// The VolumeSnapshotRestore of this namespace whose restore destroyed this object's snapshot, if any.
+async fn destroyed_by_restore(r: &Run) -> Result<Option<String>, Error> {
+    let ns = r.obj.namespace().unwrap_or_default();
+    let restores = Api::<VolumeSnapshotRestore>::namespaced(r.ctx.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await?;
+    Ok(restores
+        .items
+        .into_iter()
+        .find(|vsr| {
+            vsr.status.as_ref().is_some_and(|st| {
+                st.volume_uuid.as_deref() == Some(r.t.volume_uuid.as_str())
+                    && st.destroyed_snapshots.contains(&r.name)
+            })
+        })
+        .map(|vsr| vsr.name_any()))
 }
 
 /// A creation job from an earlier reconcile: waited for, then the snapshot it made looked up. A failed job is

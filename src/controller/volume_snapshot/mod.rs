@@ -39,7 +39,7 @@ macro_rules! step {
 
 mod apply;
 mod cleanup;
-mod plan;
+pub(crate) mod plan;
 mod target;
 mod window;
 

@@ -1,0 +1,262 @@
+//! `VolumeSnapshotRestore` (`vsr`): rolls the ONTAP volume behind a Proxmox storage back to one of its snapshots,
+//! once. Guarded where the old script's `storage restore` was not: the plan (the snapshots the restore destroys,
+//! the VMs it stops) is written to status first, and nothing happens until `confirmDestroy` names exactly the
+//! snapshots it destroys. A restore cannot be undone; deleting the object removes only the object.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    immutable_optional_rule, push_validations, LocalObjectRef, Phase, VmRestore, VmTask,
+    ONTAP_SNAPSHOT_NAME_PATTERN,
+};
+use super::flex_clone_mount::SnapshotSource;
+
+/// A one-shot restore of a Proxmox storage's ONTAP volume to a snapshot.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "pveontap.io",
+    version = "v1alpha1",
+    kind = "VolumeSnapshotRestore",
+    doc = "Restores the ONTAP volume behind a Proxmox storage to a snapshot, once, after a confirmed plan. It cannot be undone.",
+    plural = "volumesnapshotrestores",
+    shortname = "vsr",
+    category = "pveontap",
+    namespaced,
+    status = "VolumeSnapshotRestoreStatus",
+    printcolumn = r#"{"name":"Storage","type":"string","jsonPath":".status.storage"}"#,
+    printcolumn = r#"{"name":"Snapshot","type":"string","jsonPath":".status.snapshotName"}"#,
+    printcolumn = r#"{"name":"Stage","type":"string","jsonPath":".status.stage"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = volume_snapshot_restore_rules)]
+pub struct VolumeSnapshotRestoreSpec {
+    /// A Ready `VolumeSnapshot` of this namespace, taken through a Proxmox storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_snapshot_ref: Option<LocalObjectRef>,
+    /// A snapshot no object here manages, named by storage and snapshot name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SnapshotSource>,
+    /// What to do about running VMs with a disk on the storage.
+    #[serde(default)]
+    pub vm_policy: RestoreVmPolicy,
+    /// Longest clean shutdown per VM (`ShutdownAndRestart`); default the controller's shutdown timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 3600))]
+    pub shutdown_timeout_seconds: Option<u32>,
+    /// The snapshots the restore destroys (every snapshot newer than the target), exactly as `status.plan`
+    /// lists them. Until this is exactly that set, nothing is changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1023))]
+    pub confirm_destroy: Vec<ConfirmedSnapshot>,
+}
+
+/// A snapshot name the restore may destroy.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct ConfirmedSnapshot(
+    #[schemars(length(min = 1, max = 255), regex(pattern = ONTAP_SNAPSHOT_NAME_PATTERN))] pub String,
+);
+
+fn volume_snapshot_restore_rules(schema: &mut schemars::Schema) {
+    let mut rules = vec![(
+        "has(self.volumeSnapshotRef) != has(self.source)".to_string(),
+        "exactly one of volumeSnapshotRef or source must be set",
+    )];
+    for (field, message) in [
+        ("volumeSnapshotRef", "volumeSnapshotRef is immutable"),
+        ("source", "source is immutable"),
+    ] {
+        rules.push((immutable_optional_rule(field), message));
+    }
+    push_validations(schema, rules);
+}
+
+/// Running VMs with a disk on the storage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum RestoreVmPolicy {
+    /// Refuse while any of them runs (they are named).
+    #[default]
+    RequireStopped,
+    /// Shut them down cleanly, restore, and start again exactly those that were running.
+    ShutdownAndRestart,
+}
+
+/// How far the restore got. Each stage is recorded before its first change, so a controller that dies resumes
+/// (or, before the restore was requested, undoes) from here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum RestoreStage {
+    /// Nothing changed yet: the plan is computed and checked on every reconcile.
+    #[default]
+    Planning,
+    /// The VMs in `restore` are being shut down.
+    Stopping,
+    /// The restore was (or is about to be) requested from ONTAP; there is no way back from here.
+    Restoring,
+    /// The volume is restored; the VMs in `restore` are being started again.
+    Starting,
+    /// Shutting the VMs down failed or the plan changed underneath: the VMs are started again, nothing was
+    /// restored, and the object stays Failed until its spec changes.
+    Aborting,
+    /// Done: restored and every VM that was running started (or reported in `vmsWithMissingDisks`).
+    Completed,
+    /// Aborted, every VM back: nothing was restored.
+    Aborted,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSnapshotRestoreStatus {
+    #[serde(default)]
+    pub phase: Phase,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub stage: RestoreStage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxmox_cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ontap_cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub svm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_uuid: Option<String>,
+    /// The snapshot the volume is restored to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_uuid: Option<String>,
+    /// What the restore destroys and stops; a dry run while `Ready=False` with reason `ConfirmationRequired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<RestorePlan>,
+    /// VMs this object shut down and must start again; recorded before each shutdown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore: Vec<VmRestore>,
+    /// Shutdown and start tasks started and not yet seen finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vm_tasks: Vec<VmTask>,
+    /// The ONTAP restore job still running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_uuid: Option<String>,
+    /// Snapshots the restore destroyed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destroyed_snapshots: Vec<String>,
+    /// VMs whose Proxmox config (which lives outside the volume) references disk files that no longer exist
+    /// after the restore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vms_with_missing_disks: Vec<VmMissingDisks>,
+    /// When ONTAP finished the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<Time>,
+    /// Why the restore was aborted (stage `Aborting`/`Aborted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+}
+
+/// What the restore will do, recomputed until it starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlan {
+    /// Every snapshot newer than the target, oldest first: the restore deletes them.
+    #[serde(default)]
+    pub destroys: Vec<PlannedSnapshot>,
+    /// Running VMs with a disk on the storage: shut down and started again (`ShutdownAndRestart`), or the reason
+    /// nothing happens (`RequireStopped`).
+    #[serde(default)]
+    pub stops: Vec<PlannedVm>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedSnapshot {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<Time>,
+    /// The `VolumeSnapshot` of this namespace managing it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_snapshot: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedVm {
+    pub vmid: u32,
+    pub node: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmMissingDisks {
+    pub vmid: u32,
+    /// Config keys and volumes (`scsi1=ONTAP01:100/vm-100-disk-1.raw`) whose file is gone.
+    pub disks: Vec<String>,
+}
+
+impl VolumeSnapshotRestoreStatus {
+    /// Whether VMs are held down or a restore is in flight: work that must be finished, even on deletion.
+    pub fn work_open(&self) -> bool {
+        !self.restore.is_empty()
+            || !self.vm_tasks.is_empty()
+            || self.job_uuid.is_some()
+            || matches!(
+                self.stage,
+                RestoreStage::Stopping
+                    | RestoreStage::Restoring
+                    | RestoreStage::Starting
+                    | RestoreStage::Aborting
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmations_are_plain_names() {
+        let s: VolumeSnapshotRestoreSpec = serde_json::from_value(serde_json::json!({
+            "volumeSnapshotRef": {"name": "before"},
+            "confirmDestroy": ["after", "daily.0"],
+        }))
+        .unwrap();
+        assert_eq!(s.vm_policy, RestoreVmPolicy::RequireStopped);
+        assert_eq!(s.confirm_destroy[1], ConfirmedSnapshot("daily.0".into()));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["confirmDestroy"],
+            serde_json::json!(["after", "daily.0"])
+        );
+    }
+
+    #[test]
+    fn open_work_is_anything_between_planning_and_the_end() {
+        let mut st = VolumeSnapshotRestoreStatus::default();
+        assert!(!st.work_open());
+        for stage in [
+            RestoreStage::Stopping,
+            RestoreStage::Restoring,
+            RestoreStage::Starting,
+            RestoreStage::Aborting,
+        ] {
+            st.stage = stage;
+            assert!(st.work_open(), "{stage:?}");
+        }
+        st.stage = RestoreStage::Completed;
+        assert!(!st.work_open());
+    }
+}

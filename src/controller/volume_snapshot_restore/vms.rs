@@ -1,0 +1,84 @@
+//! The VMs a restore of a storage touches: every VM with a disk on it (a restore reverts all of their disks,
+//! running or not), their run state, and afterwards which of their disk files the restore took away.
+
+use super::plan;
+use crate::api::scope;
+use crate::api::volume_snapshot_restore::VmMissingDisks;
+use crate::controller::backends::ProxmoxGrant;
+use crate::controller::error::Error;
+use crate::controller::ports::{OntapClient, PveClient, VmState};
+
+pub struct VmOnStorage {
+    pub vmid: u32,
+    pub node: String,
+    pub state: VmState,
+    /// `(config key, volume)` of each disk on the storage.
+    pub disks: Vec<(String, String)>,
+}
+
+/// Every VM with a disk on `storage`, in vmid order. Refused (nothing touched, nothing named) when any of them
+/// lies outside the scope the namespace is granted: a restore would revert its disks too.
+pub async fn on_storage(
+    pve: &PveClient,
+    storage: &str,
+    grant: &ProxmoxGrant,
+) -> Result<Vec<VmOnStorage>, Error> {
+    let mut out = Vec::new();
+    let mut outside = 0;
+    for (vmid, node) in pve.vms().await? {
+        let values = pve.vm_all_values(&node, vmid).await?;
+        let disks = plan::disks_on(&values, storage);
+        if disks.is_empty() {
+            continue;
+        }
+        let tags = scope::parse_tags(
+            values
+                .iter()
+                .find(|(k, _)| k == "tags")
+                .map(|(_, v)| v.as_str()),
+        );
+        if !grant.covers_vm(vmid, &tags) {
+            outside += 1;
+            continue;
+        }
+        let state = pve.vm_state(&node, vmid).await?;
+        out.push(VmOnStorage {
+            vmid,
+            node,
+            state,
+            disks,
+        });
+    }
+    grant.restore(storage, outside)?;
+    out.sort_by_key(|v| v.vmid);
+    Ok(out)
+}
+
+/// VMs whose config references a file on the volume that does not exist (after the restore: disks added since
+/// the snapshot). One lookup per disk; a lookup error is an error, never "missing".
+pub async fn missing_disks(
+    ontap: &OntapClient,
+    volume_uuid: &str,
+    vms: &[VmOnStorage],
+) -> Result<Vec<VmMissingDisks>, Error> {
+    let mut out = Vec::new();
+    for vm in vms {
+        let mut gone = Vec::new();
+        for (key, volume) in &vm.disks {
+            let Some(path) = plan::file_path(volume) else {
+                continue;
+            };
+            let entry = format!("{key}={volume}");
+            if !gone.contains(&entry) && !ontap.file_exists(volume_uuid, &path).await? {
+                gone.push(entry);
+            }
+        }
+        if !gone.is_empty() {
+            out.push(VmMissingDisks {
+                vmid: vm.vmid,
+                disks: gone,
+            });
+        }
+    }
+    Ok(out)
+}
