@@ -373,3 +373,92 @@ async fn a_failed_shutdown_aborts_and_restores_the_vm() {
     assert_running(&inv, 100);
     h.finish().await;
 }
+
+/// The size ONTAP reports for a file of pve_images.
+async fn file_size(h: &Harness, path: &str) -> u64 {
+    let uuid = pve_images_uuid(&h.inventory().await);
+    let encoded = path.replace('/', "%2F");
+    let v = h
+        .ontap_call(
+            Method::GET,
+            &format!(
+                "/api/storage/volumes/{uuid}/files/{encoded}?return_metadata=true&fields=size"
+            ),
+            None,
+        )
+        .await;
+    let record = v["records"].get(0).cloned().unwrap_or(v);
+    record["size"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("size of {path}: {record}"))
+}
+
+/// `scope: Vm`: only VM 100's disk files are put back from the snapshot (one was overwritten since); the newer
+/// snapshot, VM 101 and its new disk stay as they are, and VM 100 ends running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_vm_is_restored_and_nothing_else() {
+    let h = Harness::start("vsr-vm").await;
+    h.take_snapshot(vs(&h, "before").build()).await;
+    let disk1 = "images/100/vm-100-disk-1.raw";
+    let size_then = file_size(&h, disk1).await;
+    // VM 100's second disk overwritten since (a 16 GiB file cloned over the 8 GiB one), VM 101 given a new disk,
+    // and a newer snapshot taken by someone else.
+    let uuid = pve_images_uuid(&h.inventory().await);
+    h.ontap_call(
+        Method::POST,
+        "/api/storage/file/clone?return_timeout=30",
+        Some(json!({
+            "volume": { "uuid": uuid },
+            "source_path": "images/101/vm-101-disk-0.raw",
+            "destination_path": disk1,
+            "overwrite_destination": true,
+        })),
+    )
+    .await;
+    assert_ne!(file_size(&h, disk1).await, size_then);
+    add_disk_to_vm101(&h).await;
+    h.foreign_snapshot("pve_images", "later").await;
+
+    let o = h
+        .create_ready::<VolumeSnapshotRestore>(vsr(
+            "vm100",
+            json!({
+                "volumeSnapshotRef": { "name": "before" },
+                "scope": "Vm", "vmid": 100, "vmPolicy": "ShutdownAndRestart",
+            }),
+        ))
+        .await;
+    let st = status(&o);
+    let plan = st.plan.clone().unwrap();
+    assert_eq!(
+        plan.files,
+        [
+            "images/100/vm-100-disk-0.qcow2",
+            "images/100/vm-100-disk-1.raw"
+        ]
+    );
+    assert!(plan.destroys.is_empty() && st.destroyed_snapshots.is_empty());
+    assert_eq!(st.files_restored, plan.files);
+    assert_eq!(
+        file_size(&h, disk1).await,
+        size_then,
+        "put back from the snapshot"
+    );
+    let inv = h.inventory().await;
+    assert!(
+        snapshot(&inv, "pve_images", "later").is_some(),
+        "no snapshot destroyed"
+    );
+    assert!(
+        has_file(&inv, "pve_images", NEW_DISK),
+        "another VM's files untouched"
+    );
+    assert_running(&inv, 100);
+    assert!(
+        !pve_events_for(&inv, 101)
+            .iter()
+            .any(|e| e == "shutdown" || e == "start"),
+        "VM 101 not touched"
+    );
+    h.finish().await;
+}

@@ -215,6 +215,7 @@ async fn retention_keeps_the_newest_and_the_mounted() {
         .wait_for::<VolumeSnapshotSchedule>("keep", |o| status(o).kept == 2)
         .await;
     assert_eq!(status(&o).retained_by_mounts, [names[0].0.clone()]);
+    h.wait_gone::<VolumeSnapshot>(&names[1].0).await;
     let left: Vec<String> = snapshots_of(&h, "keep")
         .await
         .iter()

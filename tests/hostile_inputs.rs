@@ -20,7 +20,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::Client;
 use pve_ontap_controller::api::{
-    FlexCloneMount, Phase, ProxmoxCluster, VmDiskClone, VolumeSnapshot,
+    FlexCloneMount, Phase, ProxmoxCluster, VmDiskClone, VolumeSnapshot, VolumeSnapshotRestore,
 };
 use serde_json::{json, Value};
 
@@ -138,6 +138,7 @@ impl Suite {
             "VmDiskClone" => ApiResource::erase::<VmDiskClone>(&()),
             "VolumeSnapshot" => ApiResource::erase::<VolumeSnapshot>(&()),
             "FlexCloneMount" => ApiResource::erase::<FlexCloneMount>(&()),
+            "VolumeSnapshotRestore" => ApiResource::erase::<VolumeSnapshotRestore>(&()),
             other => panic!("kind {other}"),
         };
         Api::namespaced_with(self.tenant.clone(), &self.h.ns, &ar)
@@ -201,6 +202,10 @@ fn fcm(name: &str, spec: Value) -> Value {
     manifest("FlexCloneMount", name, spec)
 }
 
+fn vsr(name: &str, spec: Value) -> Value {
+    manifest("VolumeSnapshotRestore", name, spec)
+}
+
 async fn setup() -> Suite {
     // The tenant's scope on both backends (`*`: every namespace the backend allows, i.e. the test's).
     let h = Harness::start_with(
@@ -255,8 +260,9 @@ async fn setup() -> Suite {
         "metadata": { "name": TENANT },
         "rules": [{
             "apiGroups": ["pveontap.io"],
-            "resources": ["vmdiskclones", "volumesnapshots", "flexclonemounts",
-                          "vmdiskclones/status", "volumesnapshots/status", "flexclonemounts/status"],
+            "resources": ["vmdiskclones", "volumesnapshots", "flexclonemounts", "volumesnapshotrestores",
+                          "vmdiskclones/status", "volumesnapshots/status", "flexclonemounts/status",
+                          "volumesnapshotrestores/status"],
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
         }],
     }))
@@ -717,6 +723,29 @@ fn refusals(s: &Suite) -> Vec<Refusal> {
             says: "the ONTAP volume behind Proxmox storage \\\"ONTAP03\\\" is outside",
         },
         Refusal {
+            item: "9 tenancy",
+            attack: "VolumeSnapshotRestore of ONTAP01, which also holds VMs outside the scope (VM 200 of another tenant)",
+            manifest: vsr("r-restore01", json!({ "source": { "proxmoxClusterRef": pref, "storage": "ONTAP01", "snapshotName": "storage-team" },
+                                                "vmPolicy": "ShutdownAndRestart", "confirmDestroy": ["x"] })),
+            reason: "Forbidden",
+            says: "VM(s) with disks on Proxmox storage \\\"ONTAP01\\\" (restoring the storage would revert",
+        },
+        Refusal {
+            item: "9 tenancy",
+            attack: "VolumeSnapshotRestore (scope Vm) of the other tenant's VM 200",
+            manifest: vsr("r-restore200", json!({ "source": { "proxmoxClusterRef": pref, "storage": "ONTAP01", "snapshotName": "storage-team" },
+                                                 "scope": "Vm", "vmid": 200, "vmPolicy": "ShutdownAndRestart" })),
+            reason: "Forbidden",
+            says: "VM 200 is outside",
+        },
+        Refusal {
+            item: "9 tenancy",
+            attack: "VolumeSnapshotRestore of a snapshot on ONTAP02 (another tenant's disks)",
+            manifest: vsr("r-restore02", json!({ "source": { "proxmoxClusterRef": pref, "storage": "ONTAP02", "snapshotName": "other-tenant" } })),
+            reason: "Forbidden",
+            says: "Proxmox storage \\\"ONTAP02\\\" is outside",
+        },
+        Refusal {
             item: "bounds",
             attack: "FlexCloneMount of a snapshot that does not exist",
             manifest: fcm("r-nosnap", json!({ "source": { "proxmoxClusterRef": pref, "storage": "ONTAP01", "snapshotName": "nosuch" } })),
@@ -770,6 +799,9 @@ async fn refusal_cases(s: &mut Suite) {
         let (reason, message) = match kind {
             "VmDiskClone" => refused::<VmDiskClone>(&s.h, &name, c.reason).await,
             "VolumeSnapshot" => refused::<VolumeSnapshot>(&s.h, &name, c.reason).await,
+            "VolumeSnapshotRestore" => {
+                refused::<VolumeSnapshotRestore>(&s.h, &name, c.reason).await
+            }
             _ => refused::<FlexCloneMount>(&s.h, &name, c.reason).await,
         };
         // Messages are compared as JSON text, where quotes are escaped.
@@ -796,6 +828,7 @@ async fn refusal_cases(s: &mut Suite) {
         match kind.as_str() {
             "VmDiskClone" => s.h.wait_gone::<VmDiskClone>(name).await,
             "VolumeSnapshot" => s.h.wait_gone::<VolumeSnapshot>(name).await,
+            "VolumeSnapshotRestore" => s.h.wait_gone::<VolumeSnapshotRestore>(name).await,
             _ => s.h.wait_gone::<FlexCloneMount>(name).await,
         }
     }

@@ -42,7 +42,15 @@ pub struct VolumeSnapshotRestoreSpec {
     /// A snapshot no object here manages, named by storage and snapshot name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SnapshotSource>,
-    /// What to do about running VMs with a disk on the storage.
+    /// `Storage` (default): the whole volume, every VM's disks and newer snapshots. `Vm`: only the disk files of
+    /// VM `vmid` are put back from the snapshot; every other VM and every snapshot stays as it is.
+    #[serde(default)]
+    pub scope: RestoreScope,
+    /// The VM whose disks a `scope: Vm` restore puts back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 999_999_999))]
+    pub vmid: Option<u32>,
+    /// What to do about running VMs with a disk on the storage (with `scope: Vm`: about that VM).
     #[serde(default)]
     pub vm_policy: RestoreVmPolicy,
     /// Longest clean shutdown per VM (`ShutdownAndRestart`); default the controller's shutdown timeout.
@@ -66,17 +74,41 @@ pub struct ConfirmedSnapshot(
 );
 
 fn volume_snapshot_restore_rules(schema: &mut schemars::Schema) {
-    let mut rules = vec![(
-        "has(self.volumeSnapshotRef) != has(self.source)".to_string(),
-        "exactly one of volumeSnapshotRef or source must be set",
-    )];
+    let mut rules = vec![
+        (
+            "has(self.volumeSnapshotRef) != has(self.source)".to_string(),
+            "exactly one of volumeSnapshotRef or source must be set",
+        ),
+        (
+            "(has(self.scope) && self.scope == 'Vm') == has(self.vmid)".to_string(),
+            "vmid is set exactly when scope is Vm",
+        ),
+        (
+            "!(has(self.scope) && self.scope == 'Vm') || !has(self.confirmDestroy) || size(self.confirmDestroy) == 0"
+                .to_string(),
+            "a scope: Vm restore destroys no snapshot; confirmDestroy must be empty",
+        ),
+    ];
     for (field, message) in [
         ("volumeSnapshotRef", "volumeSnapshotRef is immutable"),
         ("source", "source is immutable"),
+        ("scope", "scope is immutable"),
+        ("vmid", "vmid is immutable"),
     ] {
         rules.push((immutable_optional_rule(field), message));
     }
     push_validations(schema, rules);
+}
+
+/// How much a restore puts back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum RestoreScope {
+    /// The whole volume (ONTAP's volume restore): every VM's disks; newer snapshots are destroyed.
+    #[default]
+    Storage,
+    /// One VM's disk files, each cloned from the snapshot over the live file (ONTAP file clone with
+    /// `overwrite_destination`); nothing else changes.
+    Vm,
 }
 
 /// Running VMs with a disk on the storage.
@@ -154,6 +186,9 @@ pub struct VolumeSnapshotRestoreStatus {
     /// The ONTAP restore job still running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_uuid: Option<String>,
+    /// `scope: Vm`: files already put back (each is put back once; the rest after a restart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files_restored: Vec<String>,
     /// Snapshots the restore destroyed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destroyed_snapshots: Vec<String>,
@@ -180,6 +215,12 @@ pub struct RestorePlan {
     /// nothing happens (`RequireStopped`).
     #[serde(default)]
     pub stops: Vec<PlannedVm>,
+    /// `scope: Vm`: the VM's disk files put back from the snapshot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// `scope: Vm`: disk files of the VM's config that the snapshot does not hold (added since); left as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_in_snapshot: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

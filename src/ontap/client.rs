@@ -635,6 +635,25 @@ impl OntapClient {
             .await
     }
 
+    /// Puts one file back from a snapshot: `POST /api/storage/file/clone` from `.snapshot/<snapshot>/<path>` over
+    /// the live file (`overwrite_destination`), ONTAP's documented single-file restore through file clone.
+    pub async fn restore_file(
+        &self,
+        volume_uuid: &str,
+        volume_name: &str,
+        snapshot: &str,
+        path: &str,
+    ) -> Result<Completion> {
+        let body = json!({
+            "volume": {"uuid": volume_uuid, "name": volume_name},
+            "source_path": format!(".snapshot/{snapshot}/{path}"),
+            "destination_path": path,
+            "overwrite_destination": true,
+        });
+        self.run_job(Method::POST, "/api/storage/file/clone", &[], Some(&body))
+            .await
+    }
+
     /// Metadata of one file or directory.
     pub async fn file_info(&self, volume_uuid: &str, path: &str) -> Result<FileInfo> {
         let (_, v) = self

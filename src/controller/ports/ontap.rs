@@ -80,6 +80,14 @@ pub trait Ontap: Send + Sync {
     async fn snapshots(&self, volume_uuid: &str) -> Result<Vec<SnapshotInfo>>;
     /// Reverts the volume to a snapshot; ONTAP deletes every newer snapshot.
     async fn restore_volume(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<Progress>;
+    /// Puts one file back from a snapshot over the live file.
+    async fn restore_file(
+        &self,
+        volume_uuid: &str,
+        volume_name: &str,
+        snapshot: &str,
+        path: &str,
+    ) -> Result<Progress>;
     async fn create_snapshot(
         &self,
         volume_uuid: &str,
@@ -271,6 +279,20 @@ impl Ontap for OntapAdapter {
             .into_iter()
             .map(snapshot_info)
             .collect())
+    }
+
+    async fn restore_file(
+        &self,
+        volume_uuid: &str,
+        volume_name: &str,
+        snapshot: &str,
+        path: &str,
+    ) -> Result<Progress> {
+        Ok(progress(
+            self.api
+                .restore_file(volume_uuid, volume_name, snapshot, path)
+                .await?,
+        ))
     }
 
     async fn restore_volume(&self, volume_uuid: &str, snapshot_uuid: &str) -> Result<Progress> {

@@ -14,7 +14,7 @@ use super::vms::{self, VmOnStorage};
 use super::{Run, BLOCKED_POLL};
 use crate::api::common::VmRestoreAction;
 use crate::api::volume_snapshot_restore::{
-    PlannedSnapshot, PlannedVm, RestorePlan, RestoreStage, RestoreVmPolicy,
+    PlannedSnapshot, PlannedVm, RestorePlan, RestoreScope, RestoreStage, RestoreVmPolicy,
 };
 use crate::api::{FlexCloneMount, Phase, VolumeSnapshot, VolumeSnapshotRestore};
 use crate::controller::context::Context;
@@ -66,6 +66,9 @@ async fn plan(r: &mut Run) -> Result<Flow, Error> {
         )));
     };
     r.w.status.snapshot_uuid = Some(target.uuid.clone());
+    if r.obj.spec.scope == RestoreScope::Vm {
+        return plan_vm(r).await;
+    }
     let vms = vms::on_storage(&r.t.pve, &r.t.storage, &r.t.pve_grant).await?;
     let running: Vec<&VmOnStorage> = vms.iter().filter(|v| !v.state.is_stopped()).collect();
     r.w.status.plan = Some(RestorePlan {
@@ -77,6 +80,7 @@ async fn plan(r: &mut Run) -> Result<Flow, Error> {
                 node: v.node.clone(),
             })
             .collect(),
+        ..RestorePlan::default()
     });
 
     let in_use: Vec<&SnapshotInfo> = newer.iter().filter(|s| !s.owners.is_empty()).collect();
@@ -93,6 +97,54 @@ async fn plan(r: &mut Run) -> Result<Flow, Error> {
     if let Err(msg) = confirmation(&r.obj.spec.confirm_destroy, &destroys) {
         return blocked(r, "ConfirmationRequired", msg).await;
     }
+    if let Some(flow) = policy_gate(r, &running).await? {
+        return Ok(flow);
+    }
+    accept(r, &running).await
+}
+
+/// A `scope: Vm` plan: the VM's disk files the snapshot holds are put back; nothing else is touched, so no
+/// snapshot is destroyed and no other VM is looked at.
+async fn plan_vm(r: &mut Run) -> Result<Flow, Error> {
+    let vmid = r
+        .obj
+        .spec
+        .vmid
+        .ok_or_else(|| Error::InvalidSpec("scope Vm needs vmid".into()))?;
+    let vm = vms::one_vm(&r.t.pve, &r.t.storage, vmid, &r.t.pve_grant).await?;
+    let (files, not_in_snapshot) =
+        vms::files_in_snapshot(&r.t.ontap, &r.t.volume_uuid, &r.t.snapshot, &vm).await?;
+    let running: Vec<&VmOnStorage> = [&vm]
+        .into_iter()
+        .filter(|v| !v.state.is_stopped())
+        .collect();
+    r.w.status.plan = Some(RestorePlan {
+        destroys: Vec::new(),
+        stops: running
+            .iter()
+            .map(|v| PlannedVm {
+                vmid: v.vmid,
+                node: v.node.clone(),
+            })
+            .collect(),
+        files: files.clone(),
+        not_in_snapshot,
+    });
+    if files.is_empty() {
+        return Err(Error::Precondition(format!(
+            "snapshot {} holds none of VM {vmid}'s disk files on storage {}; nothing was changed",
+            r.t.snapshot, r.t.storage
+        )));
+    }
+    if let Some(flow) = policy_gate(r, &running).await? {
+        return Ok(flow);
+    }
+    r.w.status.files_restored.clear();
+    accept(r, &running).await
+}
+
+/// The VM policy: `Some` (a refusal) when the running VMs may not be shut down, or cannot be cleanly.
+async fn policy_gate(r: &mut Run, running: &[&VmOnStorage]) -> Result<Option<Flow>, Error> {
     let ids = |vs: &[&VmOnStorage]| {
         vs.iter()
             .map(|v| v.vmid.to_string())
@@ -103,10 +155,10 @@ async fn plan(r: &mut Run) -> Result<Flow, Error> {
         RestoreVmPolicy::RequireStopped if !running.is_empty() => {
             let msg = format!(
                 "VM(s) {} with disks on storage {} are running; stop them, or set vmPolicy ShutdownAndRestart",
-                ids(&running),
+                ids(running),
                 r.t.storage
             );
-            return blocked(r, "VmsRunning", msg).await;
+            return blocked(r, "VmsRunning", msg).await.map(Some);
         }
         RestoreVmPolicy::ShutdownAndRestart => {
             let paused: Vec<&VmOnStorage> = running
@@ -121,35 +173,45 @@ async fn plan(r: &mut Run) -> Result<Flow, Error> {
                     ids(&paused),
                     r.t.storage
                 );
-                return blocked(r, "VmPolicyUnmet", msg).await;
+                return blocked(r, "VmPolicyUnmet", msg).await.map(Some);
             }
         }
         RestoreVmPolicy::RequireStopped => {}
     }
+    Ok(None)
+}
 
-    // Accepted: the VMs to start again are recorded before the first shutdown.
+/// The plan is accepted: the VMs to start again are recorded before the first shutdown.
+async fn accept(r: &mut Run, running: &[&VmOnStorage]) -> Result<Flow, Error> {
+    let ids = running
+        .iter()
+        .map(|v| v.vmid.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     r.w.status.restore = running
         .iter()
         .map(|v| vm_power::restore_entry(v.vmid, &v.node, VmRestoreAction::Start))
         .collect();
     r.w.status.vm_tasks.clear();
+    let what = match r.obj.spec.scope {
+        RestoreScope::Storage => format!("volume {}", r.t.volume),
+        RestoreScope::Vm => format!(
+            "the disk files of VM {}",
+            r.obj.spec.vmid.unwrap_or_default()
+        ),
+    };
     let (stage, reason, msg) = if running.is_empty() {
         (
             RestoreStage::Restoring,
             "Restoring",
-            format!(
-                "restoring volume {} to snapshot {}",
-                r.t.volume, r.t.snapshot
-            ),
+            format!("restoring {what} to snapshot {}", r.t.snapshot),
         )
     } else {
         (
             RestoreStage::Stopping,
             "Stopping",
             format!(
-                "shutting down VM(s) {}, then restoring volume {} to snapshot {}",
-                ids(&running),
-                r.t.volume,
+                "shutting down VM(s) {ids}, then restoring {what} to snapshot {}",
                 r.t.snapshot
             ),
         )

@@ -13,7 +13,7 @@ use super::vms::{self, VmOnStorage};
 use super::{Run, JOB_POLL};
 use crate::api::common::{VmRestore, VmTaskStep};
 use crate::api::conditions;
-use crate::api::volume_snapshot_restore::RestoreStage;
+use crate::api::volume_snapshot_restore::{RestoreScope, RestoreStage};
 use crate::api::{Phase, VolumeSnapshot};
 use crate::controller::error::Error;
 use crate::controller::ports::{PowerOp, Progress, SnapshotInfo};
@@ -214,6 +214,9 @@ fn track(r: &mut Run, vm: &VmRestore, upid: String) {
 /// ONTAP's restore requested and its job followed. Before the request anything unexpected aborts; after it the
 /// only way is on.
 async fn restore(r: &mut Run) -> Result<Flow, Error> {
+    if r.obj.spec.scope == RestoreScope::Vm {
+        return restore_vm_files(r).await;
+    }
     if let Some(job) = r.w.status.job_uuid.clone() {
         return match r.t.ontap.job(&job).await {
             Ok(Progress::Running(_)) => Ok(Flow::Break(Action::requeue(JOB_POLL))),
@@ -267,6 +270,103 @@ async fn restore(r: &mut Run) -> Result<Flow, Error> {
             Ok(Flow::Continue(()))
         }
     }
+}
+
+/// Stage Restoring of a `scope: Vm` restore: each of the VM's files cloned from the snapshot over the live file,
+/// one after another, each recorded once done. A failure before the first file aborts (nothing changed); after
+/// it the rest is retried (putting a file back twice is harmless while the VM is stopped).
+async fn restore_vm_files(r: &mut Run) -> Result<Flow, Error> {
+    let files =
+        r.w.status
+            .plan
+            .as_ref()
+            .map(|p| p.files.clone())
+            .unwrap_or_default();
+    let next = |r: &Run| {
+        files
+            .iter()
+            .find(|f| !r.w.status.files_restored.contains(f))
+            .cloned()
+    };
+    if let Some(job) = r.w.status.job_uuid.clone() {
+        match r.t.ontap.job(&job).await {
+            Ok(Progress::Running(_)) => return Ok(Flow::Break(Action::requeue(JOB_POLL))),
+            Ok(Progress::Done) => {
+                r.w.status.job_uuid = None;
+                if let Some(f) = next(r) {
+                    r.w.status.files_restored.push(f);
+                }
+                r.w.save().await?;
+            }
+            Err(e) => {
+                r.w.status.job_uuid = None;
+                r.w.save().await?;
+                return Err(e);
+            }
+        }
+    }
+    if r.w.status.files_restored.is_empty() {
+        if let Err(reason) = current_snapshots(r).await?.map(|_| ()) {
+            abort(r, reason).await?;
+            return Ok(Flow::Continue(()));
+        }
+        let vmid = r.obj.spec.vmid.unwrap_or_default();
+        let vm = vms::one_vm(&r.t.pve, &r.t.storage, vmid, &r.t.pve_grant).await?;
+        if !vm.state.is_stopped() {
+            abort(r, format!("VM {vmid} started while the restore waited")).await?;
+            return Ok(Flow::Continue(()));
+        }
+    }
+    while let Some(path) = next(r) {
+        let put =
+            r.t.ontap
+                .restore_file(&r.t.volume_uuid, &r.t.volume, &r.t.snapshot, &path)
+                .await;
+        match put {
+            Ok(Progress::Done) => {
+                r.w.status.files_restored.push(path);
+                r.w.save().await?;
+            }
+            Ok(Progress::Running(job)) => {
+                r.w.status.job_uuid = Some(job);
+                r.w.set(
+                    Phase::InProgress,
+                    "Restoring",
+                    format!("putting back {path} from snapshot {}", r.t.snapshot),
+                );
+                return Ok(Flow::Break(Action::requeue(JOB_POLL)));
+            }
+            Err(e) if e.is_permanent() && r.w.status.files_restored.is_empty() => {
+                abort(r, format!("ONTAP refused to put back {path}: {e}")).await?;
+                return Ok(Flow::Continue(()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    r.w.status.stage = RestoreStage::Starting;
+    r.w.status.restored_at = Some(conditions::now());
+    r.w.set(
+        Phase::InProgress,
+        "Starting",
+        format!(
+            "put back {} file(s) of VM {} from snapshot {}; starting it again",
+            files.len(),
+            r.obj.spec.vmid.unwrap_or_default(),
+            r.t.snapshot
+        ),
+    );
+    r.w.save().await?;
+    r.normal(
+        "Restored",
+        format!(
+            "put back the disk files of VM {} ({}) from snapshot {}",
+            r.obj.spec.vmid.unwrap_or_default(),
+            files.join(", "),
+            r.t.snapshot
+        ),
+    )
+    .await;
+    Ok(Flow::Continue(()))
 }
 
 /// The target and the snapshots newer than it now, or why the restore cannot go on.
@@ -497,10 +597,18 @@ async fn start_failed(r: &mut Run, vm: &VmRestore, e: &Error) -> Result<bool, Er
 async fn completed(r: &mut Run) -> Result<(), Error> {
     r.w.status.stage = RestoreStage::Completed;
     let st = &r.w.status;
-    let mut msg = format!(
-        "volume {} (storage {}) restored to snapshot {}",
-        r.t.volume, r.t.storage, r.t.snapshot
-    );
+    let mut msg = match r.obj.spec.scope {
+        RestoreScope::Storage => format!(
+            "volume {} (storage {}) restored to snapshot {}",
+            r.t.volume, r.t.storage, r.t.snapshot
+        ),
+        RestoreScope::Vm => format!(
+            "the disk files of VM {} on storage {} restored from snapshot {}",
+            r.obj.spec.vmid.unwrap_or_default(),
+            r.t.storage,
+            r.t.snapshot
+        ),
+    };
     if !st.destroyed_snapshots.is_empty() {
         msg.push_str(&format!(
             "; destroyed {}",

@@ -82,3 +82,64 @@ pub async fn missing_disks(
     }
     Ok(out)
 }
+
+/// VM `vmid` for a `scope: Vm` restore: it must exist, lie inside the scope and have a disk on `storage`. Only
+/// this VM's files change, so the other VMs on the storage are not looked at.
+pub async fn one_vm(
+    pve: &PveClient,
+    storage: &str,
+    vmid: u32,
+    grant: &ProxmoxGrant,
+) -> Result<VmOnStorage, Error> {
+    let Some(loc) = pve.find_vm(vmid).await? else {
+        return Err(Error::Precondition(format!("VM {vmid} does not exist")));
+    };
+    let values = pve.vm_all_values(&loc.node, vmid).await?;
+    grant.vm(
+        vmid,
+        values
+            .iter()
+            .find(|(k, _)| k == "tags")
+            .map(|(_, v)| v.as_str()),
+    )?;
+    let disks = plan::disks_on(&values, storage);
+    if disks.is_empty() {
+        return Err(Error::Precondition(format!(
+            "VM {vmid} has no disk on Proxmox storage {storage:?}; nothing to restore"
+        )));
+    }
+    let state = pve.vm_state(&loc.node, vmid).await?;
+    Ok(VmOnStorage {
+        vmid,
+        node: loc.node,
+        state,
+        disks,
+    })
+}
+
+/// The VM's disk files on the volume, split into those the snapshot holds and those it does not (added since).
+pub async fn files_in_snapshot(
+    ontap: &OntapClient,
+    volume_uuid: &str,
+    snapshot: &str,
+    vm: &VmOnStorage,
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let (mut held, mut not) = (Vec::new(), Vec::new());
+    for (_, volume) in &vm.disks {
+        let Some(path) = plan::file_path(volume) else {
+            continue;
+        };
+        if held.contains(&path) || not.contains(&path) {
+            continue;
+        }
+        if ontap
+            .file_exists(volume_uuid, &format!(".snapshot/{snapshot}/{path}"))
+            .await?
+        {
+            held.push(path);
+        } else {
+            not.push(path);
+        }
+    }
+    Ok((held, not))
+}

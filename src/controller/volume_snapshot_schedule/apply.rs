@@ -75,10 +75,16 @@ pub async fn apply(obj: Arc<VolumeSnapshotSchedule>, ctx: Arc<Context>) -> Resul
     };
     let mut w: Writer = StatusWriter::new(&ctx, obj.as_ref());
     let now = ctx.settings.clock.now();
-    let mut owned = list_owned(&ctx, &obj).await?;
+    let all = list_owned(&ctx, &obj).await?;
+    // Expired (or otherwise deleted) snapshots on their way out no longer count; their names stay taken.
+    let taken: Vec<String> = all.iter().map(|o| o.vs.name_any()).collect();
+    let mut owned: Vec<Owned> = all
+        .into_iter()
+        .filter(|o| o.vs.metadata.deletion_timestamp.is_none())
+        .collect();
 
     if !spec.suspend {
-        take_due_slot(&ctx, &obj, &mut w, &schedule, now, &mut owned).await?;
+        take_due_slot(&ctx, &obj, &mut w, &schedule, now, &taken, &mut owned).await?;
     }
     expire(&ctx, &obj, &mut w, tz, &mut owned).await?;
 
@@ -135,6 +141,7 @@ async fn take_due_slot(
     w: &mut Writer,
     schedule: &slots::Schedule,
     now: DateTime<Utc>,
+    taken: &[String],
     owned: &mut Vec<Owned>,
 ) -> Result<(), Error> {
     let created = obj
@@ -178,7 +185,7 @@ async fn take_due_slot(
         &obj.uid().unwrap_or_default(),
         slot,
     );
-    if owned.iter().any(|o| o.vs.name_any() == name) {
+    if taken.contains(&name) {
         // Made before a crash that came before the slot was recorded.
         w.status.last_schedule_time = to_time(slot);
         return Ok(());
