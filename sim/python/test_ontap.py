@@ -171,7 +171,8 @@ def _names(vol_uuid, path="images/100"):
 
 
 def _snapshots(vol_uuid):
-    return [s.name for s in Snapshot.get_collection(vol_uuid)]
+    # Sorted: ONTAP lists snapshots in no documented order.
+    return sorted(s.name for s in Snapshot.get_collection(vol_uuid))
 
 
 def _diverge(vol):

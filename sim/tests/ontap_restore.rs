@@ -33,16 +33,19 @@ async fn snapshot(t: &TestSim, vol: &str, name: &str) -> String {
     s["records"][0]["uuid"].as_str().unwrap().to_string()
 }
 
+/// The volume's snapshot names, sorted (ONTAP lists snapshots in no documented order).
 async fn snapshot_names(t: &TestSim, vol: &str) -> Vec<String> {
     let (_, s) = t
         .get(&format!("/api/storage/volumes/{vol}/snapshots"))
         .await;
-    s["records"]
+    let mut names: Vec<String> = s["records"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["name"].as_str().unwrap().to_string())
-        .collect()
+        .collect();
+    names.sort();
+    names
 }
 
 /// The file's size, None when it does not exist.
@@ -303,7 +306,7 @@ async fn flexclones_of_the_target_or_older_snapshots_do_not_block_a_restore() {
 
     let job = restore_by_name(&t, &vol, "before").await;
     assert_eq!(job["state"], "success", "{job}");
-    assert_eq!(snapshot_names(&t, &vol).await, vec!["old", "before"]);
+    assert_eq!(snapshot_names(&t, &vol).await, vec!["before", "old"]);
     assert_eq!(file_size(&t, &vol, f1).await, Some(8 * GIB));
     assert_eq!(file_size(&t, &vol, f2).await, None);
     // The clones are untouched and still pin their snapshots.

@@ -73,13 +73,7 @@ async fn plan(r: &mut Run) -> Result<Flow, Error> {
     let running: Vec<&VmOnStorage> = vms.iter().filter(|v| !v.state.is_stopped()).collect();
     r.w.status.plan = Some(RestorePlan {
         destroys: planned_snapshots(r, &newer).await?,
-        stops: running
-            .iter()
-            .map(|v| PlannedVm {
-                vmid: v.vmid,
-                node: v.node.clone(),
-            })
-            .collect(),
+        stops: planned_vms(&running),
         ..RestorePlan::default()
     });
 
@@ -120,13 +114,7 @@ async fn plan_vm(r: &mut Run) -> Result<Flow, Error> {
         .collect();
     r.w.status.plan = Some(RestorePlan {
         destroys: Vec::new(),
-        stops: running
-            .iter()
-            .map(|v| PlannedVm {
-                vmid: v.vmid,
-                node: v.node.clone(),
-            })
-            .collect(),
+        stops: planned_vms(&running),
         files: files.clone(),
         not_in_snapshot,
     });
@@ -221,6 +209,16 @@ async fn accept(r: &mut Run, running: &[&VmOnStorage]) -> Result<Flow, Error> {
     r.w.save().await?;
     r.normal("Started", msg).await;
     Ok(ControlFlow::Continue(()))
+}
+
+fn planned_vms(running: &[&VmOnStorage]) -> Vec<PlannedVm> {
+    running
+        .iter()
+        .map(|v| PlannedVm {
+            vmid: v.vmid,
+            node: v.node.clone(),
+        })
+        .collect()
 }
 
 /// The newer snapshots as the plan lists them, each with the VolumeSnapshot of this namespace managing it.

@@ -126,30 +126,20 @@ async fn stop_vms(r: &mut Run) -> Result<Flow, Error> {
     }
     let mut pending = Vec::new();
     for vm in r.w.status.restore.clone() {
-        if let Some(task) =
-            r.w.status
-                .vm_tasks
-                .iter()
-                .find(|t| t.vmid == vm.vmid)
-                .cloned()
-        {
-            match vm_power::observe(&r.t.pve, &task).await {
-                Ok(Progress::Running(_)) => {
-                    pending.push(vm.vmid);
-                    continue;
-                }
-                Ok(Progress::Done) => r.w.status.vm_tasks.retain(|t| t.upid != task.upid),
-                Err(e) if e.is_task_failed() => {
-                    r.w.status.vm_tasks.retain(|t| t.upid != task.upid);
-                    abort(
-                        r,
-                        format!("the clean shutdown of VM {} failed: {e}", vm.vmid),
-                    )
-                    .await?;
-                    return Ok(Flow::Continue(()));
-                }
-                Err(e) => return Err(e),
+        match follow_task(r, vm.vmid).await? {
+            Seen::Running => {
+                pending.push(vm.vmid);
+                continue;
             }
+            Seen::Failed(e) => {
+                abort(
+                    r,
+                    format!("the clean shutdown of VM {} failed: {e}", vm.vmid),
+                )
+                .await?;
+                return Ok(Flow::Continue(()));
+            }
+            Seen::Nothing | Seen::Done => {}
         }
         // A shutdown sent by a process that died before recording its task is waited for, not sent twice.
         if let Some(upid) = vm_power::settle(&r.t.pve, &vm.node, vm.vmid, TASK_BUDGET).await? {
@@ -196,6 +186,29 @@ async fn stop_vms(r: &mut Run) -> Result<Flow, Error> {
     );
     r.w.set(Phase::InProgress, "Stopping", msg);
     Ok(Flow::Break(Action::requeue(TASK_POLL)))
+}
+
+/// What became of the task recorded for a VM.
+enum Seen {
+    Nothing,
+    Running,
+    Done,
+    Failed(Error),
+}
+
+/// Looks at the task recorded for `vmid` (if any); a finished or failed one is no longer recorded.
+async fn follow_task(r: &mut Run, vmid: u32) -> Result<Seen, Error> {
+    let Some(task) = r.w.status.vm_tasks.iter().find(|t| t.vmid == vmid).cloned() else {
+        return Ok(Seen::Nothing);
+    };
+    let seen = match vm_power::observe(&r.t.pve, &task).await {
+        Ok(Progress::Running(_)) => return Ok(Seen::Running),
+        Ok(Progress::Done) => Seen::Done,
+        Err(e) if e.is_task_failed() => Seen::Failed(e),
+        Err(e) => return Err(e),
+    };
+    r.w.status.vm_tasks.retain(|t| t.upid != task.upid);
+    Ok(seen)
 }
 
 fn track(r: &mut Run, vm: &VmRestore, upid: String) {
@@ -511,28 +524,18 @@ async fn start_vms(r: &mut Run) -> Result<Flow, Error> {
     }
     let mut pending = Vec::new();
     for vm in r.w.status.restore.clone() {
-        if let Some(task) =
-            r.w.status
-                .vm_tasks
-                .iter()
-                .find(|t| t.vmid == vm.vmid)
-                .cloned()
-        {
-            match vm_power::observe(&r.t.pve, &task).await {
-                Ok(Progress::Running(_)) => {
-                    pending.push(vm.vmid);
-                    continue;
-                }
-                Ok(Progress::Done) => r.w.status.vm_tasks.retain(|t| t.upid != task.upid),
-                Err(e) if e.is_task_failed() => {
-                    r.w.status.vm_tasks.retain(|t| t.upid != task.upid);
-                    if !start_failed(r, &vm, &e).await? {
-                        return Err(e);
-                    }
-                    continue;
-                }
-                Err(e) => return Err(e),
+        match follow_task(r, vm.vmid).await? {
+            Seen::Running => {
+                pending.push(vm.vmid);
+                continue;
             }
+            Seen::Failed(e) => {
+                if !start_failed(r, &vm, &e).await? {
+                    return Err(e);
+                }
+                continue;
+            }
+            Seen::Nothing | Seen::Done => {}
         }
         let _guard = r.ctx.locks.lock(r.vm_key(vm.vmid)).await;
         match vm_power::undo(&r.t.pve, &vm).await {
