@@ -462,3 +462,52 @@ async fn one_vm_is_restored_and_nothing_else() {
     );
     h.finish().await;
 }
+
+/// `restoreConfig`: VM 101's disk entries as the VolumeSnapshot recorded them come back; the disk added since is
+/// detached (Proxmox keeps it as an unused disk) and its file is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_vm_with_its_recorded_config() {
+    let h = Harness::start("vsr-cfg").await;
+    let before = h.take_snapshot(vs(&h, "before").build()).await;
+    assert!(before.vm_disks_recorded);
+    let vm101 = before
+        .recorded_vm_disks
+        .iter()
+        .find(|d| d.vmid == 101)
+        .expect("VM 101 recorded");
+    let keys: Vec<&str> = vm101.disks.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(keys, ["virtio0"]);
+    add_disk_to_vm101(&h).await;
+
+    let o = h
+        .create_ready::<VolumeSnapshotRestore>(vsr(
+            "cfg101",
+            json!({
+                "volumeSnapshotRef": { "name": "before" },
+                "scope": "Vm", "vmid": 101, "restoreConfig": true,
+            }),
+        ))
+        .await;
+    let st = status(&o);
+    let plan = st.plan.clone().unwrap();
+    assert_eq!(plan.config_detach, ["scsi1"]);
+    assert_eq!(plan.not_in_snapshot, [NEW_DISK]);
+    assert!(st.config_restored);
+    let cfg = h
+        .pve_call(Method::GET, "/nodes/pve2/qemu/101/config", &[])
+        .await;
+    assert!(cfg.get("scsi1").is_none(), "{cfg}");
+    assert!(
+        cfg["virtio0"]
+            .as_str()
+            .unwrap()
+            .starts_with("ONTAP01:101/vm-101-disk-0.raw"),
+        "{cfg}"
+    );
+    assert!(
+        has_file(&h.inventory().await, "pve_images", NEW_DISK),
+        "its file is kept"
+    );
+    assert_eq!(power_of(&h.inventory().await, 101).0, "stopped");
+    h.finish().await;
+}

@@ -186,6 +186,30 @@ pub struct VolumeSnapshotStatus {
     /// The comment last written to the snapshot (spec.comment plus the ownership marker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_comment: Option<String>,
+    /// The disk entries of the configs of the VMs (inside the namespace's scope) with a disk on the storage,
+    /// read when the snapshot became ready (`vmDisksRecorded`); a VolumeSnapshotRestore with `restoreConfig`
+    /// puts them back. Not recorded for an ONTAP volume named directly, an adopted snapshot, or by an older
+    /// controller.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorded_vm_disks: Vec<RecordedVmDisks>,
+    #[serde(default)]
+    pub vm_disks_recorded: bool,
+}
+
+/// One VM's disk entries on the storage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedVmDisks {
+    pub vmid: u32,
+    pub disks: Vec<RecordedDisk>,
+}
+
+/// A config entry: `scsi0` = `ONTAP01:100/vm-100-disk-0.qcow2,size=32G`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedDisk {
+    pub key: String,
+    pub value: String,
 }
 
 /// An open consistency window. Invariants: every VM change is in `restore` before it is made; a window whose

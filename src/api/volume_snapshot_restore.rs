@@ -50,6 +50,10 @@ pub struct VolumeSnapshotRestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 100, max = 999_999_999))]
     pub vmid: Option<u32>,
+    /// `scope: Vm` only, with `volumeSnapshotRef`: also put back the VM's disk entries as the VolumeSnapshot
+    /// recorded them (disks added since are detached and kept as `unusedN`, disks removed since come back).
+    #[serde(default)]
+    pub restore_config: bool,
     /// What to do about running VMs with a disk on the storage (with `scope: Vm`: about that VM).
     #[serde(default)]
     pub vm_policy: RestoreVmPolicy,
@@ -82,6 +86,11 @@ fn volume_snapshot_restore_rules(schema: &mut schemars::Schema) {
         (
             "(has(self.scope) && self.scope == 'Vm') == has(self.vmid)".to_string(),
             "vmid is set exactly when scope is Vm",
+        ),
+        (
+            "!has(self.restoreConfig) || !self.restoreConfig || (has(self.scope) && self.scope == 'Vm' && has(self.volumeSnapshotRef))"
+                .to_string(),
+            "restoreConfig needs scope Vm and a volumeSnapshotRef (whose VolumeSnapshot recorded the config)",
         ),
         (
             "!(has(self.scope) && self.scope == 'Vm') || !has(self.confirmDestroy) || size(self.confirmDestroy) == 0"
@@ -189,6 +198,9 @@ pub struct VolumeSnapshotRestoreStatus {
     /// `scope: Vm`: files already put back (each is put back once; the rest after a restart).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files_restored: Vec<String>,
+    /// `restoreConfig`: the recorded disk entries were written to the VM's config.
+    #[serde(default)]
+    pub config_restored: bool,
     /// Snapshots the restore destroyed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destroyed_snapshots: Vec<String>,
@@ -221,6 +233,11 @@ pub struct RestorePlan {
     /// `scope: Vm`: disk files of the VM's config that the snapshot does not hold (added since); left as they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_in_snapshot: Vec<String>,
+    /// `restoreConfig`: the disk entries put back (`key=value`) and the ones detached (`key`: added since).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_set: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_detach: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

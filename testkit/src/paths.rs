@@ -69,9 +69,18 @@ pub(crate) fn require_binary(name: &'static str) -> Result<PathBuf> {
 
 /// The cargo workspace root (testkit always lives at `<root>/testkit`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+    // Cargo names the package under test at run time. The compile-time path is only the fallback: a target
+    // directory shared by two checkouts reuses one build of this crate, which would read the other checkout's
+    // files (its CRDs, its chart).
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| compiled.to_path_buf());
+    start
+        .ancestors()
+        .find(|d| d.join("crds").is_dir() && d.join("Cargo.toml").is_file())
         .map(Path::to_path_buf)
+        .or_else(|| compiled.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."))
 }
 

@@ -11,7 +11,9 @@ use super::plan::{full_comment, parse_time, spec_applied, work_open};
 use super::target::target;
 use super::window::{self, Outcome};
 use super::{marker, snapshot_name, writer, Step, Target, Writer, JOB_POLL, SPEC_APPLIED};
-use crate::api::volume_snapshot::{SnapshotConsistency, WindowVm};
+use crate::api::scope;
+use crate::api::volume_snapshot::{RecordedDisk, RecordedVmDisks, SnapshotConsistency, WindowVm};
+use crate::controller::vm_disk_clone::plan as drives;
 use kube::api::{Api, ListParams};
 use kube::ResourceExt;
 
@@ -273,8 +275,53 @@ async fn reapply_comment(r: &mut Run, snap: &SnapshotInfo) -> Step<()> {
     Ok(ControlFlow::Continue(()))
 }
 
+/// Records, once, the disk entries of the configs of the storage's VMs inside the scope, so a restore of one VM
+/// can put its config back. Read when the snapshot first is ready (Proxmox has no config history of its own).
+async fn record_vm_disks(r: &mut Run) -> Result<(), Error> {
+    if r.adopted || r.w.status.vm_disks_recorded {
+        return Ok(());
+    }
+    let Some((pve, _, storage)) = &r.t.pve else {
+        return Ok(());
+    };
+    let prefix = format!("{storage}:");
+    let mut recorded = Vec::new();
+    for (vmid, node) in pve.vms().await? {
+        let cfg = pve.vm_config_merged(&node, vmid).await?;
+        let tags = scope::parse_tags(cfg.values.get("tags").map(String::as_str));
+        if r.t
+            .grant
+            .as_ref()
+            .is_some_and(|g| !g.covers_vm(vmid, &tags))
+        {
+            continue;
+        }
+        let disks: Vec<RecordedDisk> = cfg
+            .values
+            .iter()
+            .filter(|(k, v)| {
+                let d = drives::parse_drive(v);
+                (drives::is_disk_key(k) || k.starts_with("unused"))
+                    && !d.media_cdrom
+                    && d.volume.starts_with(&prefix)
+            })
+            .map(|(k, v)| RecordedDisk {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        if !disks.is_empty() {
+            recorded.push(RecordedVmDisks { vmid, disks });
+        }
+    }
+    r.w.status.recorded_vm_disks = recorded;
+    r.w.status.vm_disks_recorded = true;
+    Ok(())
+}
+
 /// Records Ready, and which spec fields (those that only matter at creation) no longer reach the snapshot.
 async fn ready(r: &mut Run) -> Result<Action, Error> {
+    record_vm_disks(r).await?;
     if !r.adopted {
         r.w.status.applied_comment = Some(r.comment.clone());
     }

@@ -8,7 +8,7 @@ use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 
-use super::plan::{confirmation, split_at_target};
+use super::plan::{self, confirmation, split_at_target};
 use super::stages::{self, Flow};
 use super::vms::{self, VmOnStorage};
 use super::{Run, BLOCKED_POLL};
@@ -21,6 +21,7 @@ use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::ports::SnapshotInfo;
 use crate::controller::reconcile::apply_unless_settled;
+use crate::controller::vm_disk_clone::plan as drives;
 use crate::controller::vm_power;
 use crate::controller::volume_snapshot::plan::parse_time;
 
@@ -106,8 +107,13 @@ async fn plan_vm(r: &mut Run) -> Result<Flow, Error> {
         .vmid
         .ok_or_else(|| Error::InvalidSpec("scope Vm needs vmid".into()))?;
     let vm = vms::one_vm(&r.t.pve, &r.t.storage, vmid, &r.t.pve_grant).await?;
-    let (files, not_in_snapshot) =
+    let (mut files, not_in_snapshot) =
         vms::files_in_snapshot(&r.t.ontap, &r.t.volume_uuid, &r.t.snapshot, &vm).await?;
+    let (config_set, config_detach) = if r.obj.spec.restore_config {
+        recorded_config(r, &vm, &mut files).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let running: Vec<&VmOnStorage> = [&vm]
         .into_iter()
         .filter(|v| !v.state.is_stopped())
@@ -117,6 +123,8 @@ async fn plan_vm(r: &mut Run) -> Result<Flow, Error> {
         stops: planned_vms(&running),
         files: files.clone(),
         not_in_snapshot,
+        config_set,
+        config_detach,
     });
     if files.is_empty() {
         return Err(Error::Precondition(format!(
@@ -128,7 +136,69 @@ async fn plan_vm(r: &mut Run) -> Result<Flow, Error> {
         return Ok(flow);
     }
     r.w.status.files_restored.clear();
+    r.w.status.config_restored = false;
     accept(r, &running).await
+}
+
+/// The disk entries the VolumeSnapshot recorded for the VM, checked, as `key=value` to set and keys to detach;
+/// recorded files the VM no longer references are added to `files` (they come back too).
+async fn recorded_config(
+    r: &Run,
+    vm: &VmOnStorage,
+    files: &mut Vec<String>,
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let name = r
+        .obj
+        .spec
+        .volume_snapshot_ref
+        .as_ref()
+        .map(|v| v.name.clone())
+        .unwrap_or_default();
+    let vs = Api::<VolumeSnapshot>::namespaced(
+        r.ctx.client.clone(),
+        &r.obj.namespace().unwrap_or_default(),
+    )
+    .get(&name)
+    .await?;
+    let recorded = vs
+        .status
+        .and_then(|s| s.recorded_vm_disks.into_iter().find(|d| d.vmid == vm.vmid))
+        .map(|d| {
+            d.disks
+                .into_iter()
+                .map(|e| (e.key, e.value))
+                .collect::<std::collections::BTreeMap<String, String>>()
+        })
+        .ok_or_else(|| {
+            Error::Precondition(format!(
+                "VolumeSnapshot {name} recorded no disks of VM {} (taken by an older controller, or the VM had \
+                 none on the storage); restore without restoreConfig",
+                vm.vmid
+            ))
+        })?;
+    let mut held = files.clone();
+    for value in recorded.values() {
+        if let Some(path) = plan::file_path(&drives::parse_drive(value).volume) {
+            if !held.contains(&path)
+                && r.t
+                    .ontap
+                    .file_exists(
+                        &r.t.volume_uuid,
+                        &format!(".snapshot/{}/{path}", r.t.snapshot),
+                    )
+                    .await?
+            {
+                held.push(path);
+            }
+        }
+    }
+    let (set, detach) = plan::config_changes(&recorded, &vm.disks, &r.t.storage, vm.vmid, &held)
+        .map_err(Error::Precondition)?;
+    *files = held;
+    Ok((
+        set.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        detach,
+    ))
 }
 
 /// The VM policy: `Some` (a refusal) when the running VMs may not be shut down, or cannot be cleanly.

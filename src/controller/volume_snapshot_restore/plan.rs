@@ -1,7 +1,7 @@
 //! Pure decisions of a VolumeSnapshotRestore: which snapshots a restore destroys, whether the user confirmed
 //! exactly those, which VMs must be stopped, and where a VM's disk files live on the volume.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::volume_snapshot_restore::{ConfirmedSnapshot, PlannedSnapshot};
 use crate::controller::ports::SnapshotInfo;
@@ -83,6 +83,45 @@ pub fn disks_on(values: &[(String, String)], storage: &str) -> Vec<(String, Stri
             (!d.media_cdrom && d.volume.starts_with(&prefix)).then(|| (k.clone(), d.volume))
         })
         .collect()
+}
+
+/// Drive entries to set (`key`, `value`) and drive keys to detach.
+pub type ConfigChanges = (Vec<(String, String)>, Vec<String>);
+
+/// What `restoreConfig` writes to VM `vmid`: the recorded drive entries to set and the drive keys on the storage
+/// the VM has now but had not then, to detach (Proxmox keeps a detached disk as `unusedN`, its file untouched).
+/// Recorded entries come from a VolumeSnapshot's status, which its writers can change, so each must be a drive
+/// key whose volume is one of this VM's own files on `storage` that the snapshot holds (`held`).
+pub fn config_changes(
+    recorded: &BTreeMap<String, String>,
+    current: &[(String, String)],
+    storage: &str,
+    vmid: u32,
+    held: &[String],
+) -> Result<ConfigChanges, String> {
+    let own = format!("{storage}:{vmid}/");
+    let mut set = Vec::new();
+    for (key, value) in recorded.iter().filter(|(k, _)| !k.starts_with("unused")) {
+        let volume = drives::parse_drive(value).volume;
+        let path = file_path(&volume);
+        if !drives::is_disk_key(key)
+            || !volume.starts_with(&own)
+            || !path.as_ref().is_some_and(|p| held.contains(p))
+        {
+            return Err(format!(
+                "the recorded entry {key}={value} is not one of VM {vmid}'s disks on storage {storage} held by the \
+                 snapshot"
+            ));
+        }
+        set.push((key.clone(), value.clone()));
+    }
+    let mut detach: Vec<String> = current
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| !k.starts_with("unused") && !recorded.contains_key(k))
+        .collect();
+    detach.dedup();
+    Ok((set, detach))
 }
 
 /// Where a volume `storage:VMID/FILE` of an NFS (directory-layout) storage lives on the exported volume.
@@ -171,6 +210,56 @@ mod tests {
         ];
         assert_eq!(unconfirmed(&confirmed(&["x", "y"]), &newer), ["late"]);
         assert!(unconfirmed(&confirmed(&["x"]), &newer[..1]).is_empty());
+    }
+
+    #[test]
+    fn recorded_config_is_only_the_vms_own_held_disks() {
+        let rec = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let held = vec!["images/100/vm-100-disk-0.qcow2".to_owned()];
+        let current = vec![
+            (
+                "scsi0".to_owned(),
+                "ONTAP01:100/vm-100-disk-0.qcow2".to_owned(),
+            ),
+            (
+                "scsi1".to_owned(),
+                "ONTAP01:100/vm-100-disk-9.raw".to_owned(),
+            ),
+            (
+                "unused0".to_owned(),
+                "ONTAP01:100/vm-100-disk-7.raw".to_owned(),
+            ),
+        ];
+        let recorded = rec(&[
+            ("scsi0", "ONTAP01:100/vm-100-disk-0.qcow2,size=32G"),
+            ("unused1", "ONTAP01:100/old.raw"),
+        ]);
+        let (set, detach) = config_changes(&recorded, &current, "ONTAP01", 100, &held).unwrap();
+        assert_eq!(
+            set,
+            [(
+                "scsi0".to_owned(),
+                "ONTAP01:100/vm-100-disk-0.qcow2,size=32G".to_owned()
+            )]
+        );
+        assert_eq!(detach, ["scsi1"]);
+        for forged in [
+            rec(&[("scsi0", "ONTAP01:200/vm-200-disk-0.raw")]),
+            rec(&[("scsi0", "other:100/vm-100-disk-0.qcow2")]),
+            rec(&[("scsi0", "ONTAP01:100/not-held.raw")]),
+            rec(&[("hookscript", "ONTAP01:100/vm-100-disk-0.qcow2")]),
+            rec(&[("scsi0", "/dev/sda")]),
+        ] {
+            assert!(
+                config_changes(&forged, &current, "ONTAP01", 100, &held).is_err(),
+                "{forged:?}"
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::api::{Phase, VolumeSnapshot};
 use crate::controller::error::Error;
 use crate::controller::ports::{PowerOp, Progress, SnapshotInfo};
 use crate::controller::vm_power::{self, TASK_BUDGET, TASK_POLL};
+use crate::proxmox::ConfigUpdate;
 
 /// A stage's outcome: on to the next stage, or end this reconcile with the action.
 pub type Flow = ControlFlow<Action>;
@@ -356,6 +357,9 @@ async fn restore_vm_files(r: &mut Run) -> Result<Flow, Error> {
             Err(e) => return Err(e),
         }
     }
+    if r.obj.spec.restore_config && !r.w.status.config_restored {
+        put_config_back(r).await?;
+    }
     r.w.status.stage = RestoreStage::Starting;
     r.w.status.restored_at = Some(conditions::now());
     r.w.set(
@@ -380,6 +384,58 @@ async fn restore_vm_files(r: &mut Run) -> Result<Flow, Error> {
     )
     .await;
     Ok(Flow::Continue(()))
+}
+
+/// `restoreConfig`: the recorded drive entries set, the drives added since detached (checked against the VM's
+/// config as it is now, so a second pass after a crash changes nothing more).
+async fn put_config_back(r: &mut Run) -> Result<(), Error> {
+    let plan = r.w.status.plan.clone().unwrap_or_default();
+    let vmid = r.obj.spec.vmid.unwrap_or_default();
+    let vm = vms::one_vm(&r.t.pve, &r.t.storage, vmid, &r.t.pve_grant).await?;
+    let set: Vec<(String, String)> = plan
+        .config_set
+        .iter()
+        .filter_map(|e| e.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let delete: Vec<String> = plan
+        .config_detach
+        .iter()
+        .filter(|k| vm.disks.iter().any(|(dk, _)| dk == *k))
+        .cloned()
+        .collect();
+    let key = r.vm_key(vmid);
+    {
+        let _guard = r.ctx.locks.lock(key.clone()).await;
+        let update = ConfigUpdate {
+            set,
+            delete,
+            ..ConfigUpdate::default()
+        };
+        r.t.pve.update_config(&vm.node, vmid, update).await?;
+    }
+    r.ctx
+        .facts
+        .config_written(&format!("{}/{vmid}", r.t.pve_name));
+    r.w.status.config_restored = true;
+    r.w.save().await?;
+    r.normal(
+        "ConfigRestored",
+        format!(
+            "put back VM {vmid}'s recorded disk entries ({}){}",
+            plan.config_set.join(", "),
+            if plan.config_detach.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; detached {} (kept as unused disks)",
+                    plan.config_detach.join(", ")
+                )
+            }
+        ),
+    )
+    .await;
+    Ok(())
 }
 
 /// The target and the snapshots newer than it now, or why the restore cannot go on.

@@ -4,7 +4,8 @@
 //!
 //! Parsing is croner's (a well-kept cron crate, DST-aware), configured as Vixie cron: five fields only, and when
 //! both day-of-month and day-of-week are restricted a day matches if either does. croner's extensions that a
-//! CronJob refuses (`L`, `W`, `#`, seconds, years) are refused here too.
+//! CronJob refuses (`L`, `W`, `#`, `+`, seconds, years) are refused here too, and what croner reads differently
+//! from CronJob is adapted: `@midnight`, `5/15` (= `5-59/15`), `*/1` or `?` in a day field meaning `*`.
 //!
 //! Daylight saving time, as croner defines it: a slot in an hour the clock skips (02:30 on a spring-forward
 //! night in Europe/Berlin) is taken at the first instant after the gap (03:00 local); a slot in an hour the
@@ -47,11 +48,20 @@ pub fn parse(expr: &str, time_zone: Option<&str>) -> Result<Schedule, String> {
             "schedule {expr:?}: a time zone inside the expression is not supported; use spec.timeZone"
         ));
     }
-    if !trimmed.starts_with('@') {
-        let fields = trimmed.split_whitespace().count();
-        if fields != 5 {
+    let pattern = if trimmed.starts_with('@') {
+        expand_macro(trimmed)
+            .ok_or_else(|| {
+                format!(
+                    "schedule {expr:?}: unknown macro (use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly)"
+                )
+            })?
+            .to_owned()
+    } else {
+        let fields: Vec<&str> = trimmed.split_whitespace().collect();
+        if fields.len() != 5 {
             return Err(format!(
-                "schedule {expr:?}: expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"
+                "schedule {expr:?}: expected 5 fields (minute hour day-of-month month day-of-week), found {}",
+                fields.len()
             ));
         }
         if let Some(c) = extension(trimmed) {
@@ -59,23 +69,73 @@ pub fn parse(expr: &str, time_zone: Option<&str>) -> Result<Schedule, String> {
                 "schedule {expr:?}: {c:?} is not supported by Kubernetes cron syntax"
             ));
         }
-    }
+        if fields.iter().any(|f| {
+            f.split(',')
+                .any(|item| item.is_empty() || item.starts_with('/'))
+        }) {
+            return Err(format!(
+                "schedule {expr:?}: an empty list item or a step without a start"
+            ));
+        }
+        with_star_days(&fields)
+    };
+    // `sloppy_ranges` accepts `5/15` (5-59/15), which CronJob accepts; a bare `/15` is refused above.
     let cron = CronParser::builder()
         .seconds(Seconds::Disallowed)
         .year(Year::Disallowed)
         .dom_and_dow(false)
+        .sloppy_ranges(true)
         .build()
-        .parse(trimmed)
+        .parse(&pattern)
         .map_err(|e| format!("schedule {expr:?}: {e}"))?;
     let tz = match time_zone {
         None => chrono_tz::UTC,
         Some(name) => Tz::from_str(name)
             .map_err(|_| format!("timeZone {name:?}: not an IANA time zone name"))?,
     };
-    Ok(Schedule { cron, tz })
+    let schedule = Schedule { cron, tz };
+    if schedule.next_after(never_fires_probe()).is_none() {
+        return Err(format!(
+            "schedule {expr:?}: never fires (no date matches its day and month)"
+        ));
+    }
+    Ok(schedule)
 }
 
-/// The first of croner's extensions (`L`, `W`, `#`) in the expression, once month and weekday names (`JUL`,
+/// CronJob's macros as the expressions they stand for; croner lacks `@midnight`, and the rest (`@every`,
+/// `@reboot`) CronJob refuses too, which deserves a clearer message than croner's field count.
+fn expand_macro(expr: &str) -> Option<&'static str> {
+    match expr.to_ascii_lowercase().as_str() {
+        "@yearly" | "@annually" => Some("0 0 1 1 *"),
+        "@monthly" => Some("0 0 1 * *"),
+        "@weekly" => Some("0 0 * * 0"),
+        "@daily" | "@midnight" => Some("0 0 * * *"),
+        "@hourly" => Some("0 * * * *"),
+        _ => None,
+    }
+}
+
+/// CronJob (robfig/cron) reads `*/1` and `?` in day-of-month and day-of-week as `*`, so such a field defers to
+/// the other one instead of ORing with it; croner only treats a literal `*` that way, so it is given one.
+fn with_star_days(fields: &[&str]) -> String {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match (i, *f) {
+            (2 | 4, "*/1" | "?" | "?/1") => "*",
+            _ => f,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A fixed start for the "does it ever fire" check, so that parsing never reads the clock; a satisfiable day and
+/// month recurs within 28 years of any date, long before croner's search limit (year 5000).
+fn never_fires_probe() -> DateTime<Utc> {
+    DateTime::from_timestamp(946_684_800, 0).expect("2000-01-01T00:00:00Z is representable")
+}
+
+/// The first of croner's extensions (`L`, `W`, `#`, `+`) in the expression, once month and weekday names (`JUL`,
 /// `WED`), where those are ordinary letters, are taken out.
 fn extension(expr: &str) -> Option<char> {
     const NAMES: [&str; 19] = [
@@ -85,7 +145,9 @@ fn extension(expr: &str) -> Option<char> {
     let stripped = NAMES
         .iter()
         .fold(expr.to_ascii_uppercase(), |s, n| s.replace(n, ""));
-    stripped.chars().find(|c| matches!(c, 'L' | 'W' | '#'))
+    stripped
+        .chars()
+        .find(|c| matches!(c, 'L' | 'W' | '#' | '+'))
 }
 
 impl Schedule {
@@ -276,5 +338,125 @@ mod tests {
                 missed: MISSED_COUNT_LIMIT
             }
         );
+    }
+
+    #[test]
+    fn what_croner_reads_differently_is_read_as_cronjob_does() {
+        // `@midnight` is CronJob's, not croner's.
+        let s = parse("@midnight", None).unwrap();
+        assert_eq!(
+            s.next_after(at("2026-01-01T00:30:00Z")),
+            Some(at("2026-01-02T00:00:00Z"))
+        );
+        for bad in ["@every 1h", "@reboot"] {
+            let e = parse(bad, None).unwrap_err();
+            assert!(e.contains("unknown macro"), "{bad}: {e}");
+        }
+        // `+` (croner's day-of-month AND day-of-week) and a bare `/step` are not CronJob syntax.
+        for bad in ["0 0 1 * +MON", "/5 * * * *", "1,,2 * * * *"] {
+            assert!(parse(bad, None).is_err(), "{bad} must be refused");
+        }
+        // `N/step` is `N-max/step`.
+        let s = parse("5/20 0 * * *", None).unwrap();
+        assert_eq!(
+            s.next_after(at("2026-01-01T00:06:00Z")),
+            Some(at("2026-01-01T00:25:00Z"))
+        );
+        // `*/1` and `?` in a day field are `*`: only the other day field restricts (Fridays only).
+        // 2026-03-06 is a Friday.
+        for star in ["*/1", "?"] {
+            let s = parse(&format!("0 0 {star} * FRI"), None).unwrap();
+            assert_eq!(
+                s.next_after(at("2026-03-02T00:00:00Z")),
+                Some(at("2026-03-06T00:00:00Z")),
+                "{star}"
+            );
+        }
+        // A restricted day-of-month ORs with day-of-week, stepped or not: the 3rd (odd) comes before Friday.
+        let s = parse("0 0 */2 * FRI", None).unwrap();
+        assert_eq!(
+            s.next_after(at("2026-03-02T00:00:00Z")),
+            Some(at("2026-03-03T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_schedule_that_never_fires_is_refused() {
+        let e = parse("0 0 30 2 *", None).unwrap_err();
+        assert!(e.contains("never fires"), "{e}");
+        parse("0 0 29 2 *", None).unwrap();
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn schedules() -> impl Strategy<Value = (&'static str, &'static str)> {
+            let exprs = prop::sample::select(vec![
+                "* * * * *",
+                "*/7 * * * *",
+                "30 2 * * *",
+                "0 */3 * * *",
+                "15,45 1-3 * * *",
+                "0 0 13 * FRI",
+            ]);
+            let zones = prop::sample::select(vec![
+                "UTC",
+                "Europe/Berlin",
+                "America/New_York",
+                "Australia/Lord_Howe",
+            ]);
+            (exprs, zones)
+        }
+
+        /// Instants in 2026, half of them in the hours around Berlin's and New York's DST changes.
+        fn instants() -> impl Strategy<Value = DateTime<Utc>> {
+            let year = 1_767_225_600i64..1_798_761_600;
+            let near_dst = (
+                0i64..4 * 3600,
+                prop::sample::select(vec![
+                    1_774_742_400i64, // 2026-03-29T00:00Z (Berlin forward 01:00Z)
+                    1_792_886_400,    // 2026-10-25T00:00Z (Berlin back 01:00Z)
+                    1_772_942_400,    // 2026-03-08T04:00Z (New York forward 07:00Z)
+                    1_793_505_600,    // 2026-11-01T04:00Z (New York back 06:00Z)
+                ]),
+            )
+                .prop_map(|(offset, base)| base + offset);
+            prop_oneof![year, near_dst]
+                .prop_map(|s| DateTime::from_timestamp(s, 0).expect("in range"))
+        }
+
+        proptest! {
+            /// `due` relies on croner's backward search; it must agree with the forward one, DST included.
+            #[test]
+            fn backward_and_forward_searches_agree((expr, tz) in schedules(), now in instants()) {
+                let s = parse(expr, Some(tz)).unwrap();
+                let latest = s.latest_at_or_before(now).expect("a slot before");
+                prop_assert!(latest <= now);
+                prop_assert!(s.next_after(latest).expect("a slot after") > now);
+                prop_assert_eq!(s.next_after(latest - chrono::Duration::seconds(1)), Some(latest));
+            }
+
+            /// `due` is the latest slot in (last, now] with the count before it, as a forward walk finds them.
+            #[test]
+            fn due_matches_a_forward_walk((expr, tz) in schedules(), last in instants(), gap in 0i64..2 * 86_400) {
+                let s = parse(expr, Some(tz)).unwrap();
+                let now = last + chrono::Duration::seconds(gap);
+                let mut found = Vec::new();
+                let mut t = last;
+                while let Some(next) = s.next_after(t).filter(|n| *n <= now) {
+                    found.push(next);
+                    t = next;
+                }
+                let expected = match found.split_last() {
+                    None => Due::None,
+                    Some((slot, before)) => Due::Take {
+                        slot: *slot,
+                        missed: (before.len() as u32).min(MISSED_COUNT_LIMIT),
+                    },
+                };
+                prop_assert_eq!(s.due(last, now, None), expected);
+            }
+        }
     }
 }
