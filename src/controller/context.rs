@@ -109,6 +109,11 @@ pub struct BackendFacts {
     config_writes: Mutex<HashMap<String, u64>>,
 }
 
+/// The key of a VM in [`BackendFacts`]: its ProxmoxCluster first, so two backends never share an entry.
+pub fn vm_fact_key(pve_name: &str, vmid: u32) -> String {
+    format!("{pve_name}/{vmid}")
+}
+
 impl BackendFacts {
     pub fn new(ttl: Duration, resync: Duration) -> Self {
         Self {

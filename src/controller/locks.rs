@@ -41,6 +41,22 @@ impl KeyedLocks {
             == owner
     }
 
+    /// Claims every key for `owner`, or none: `Err(i)` names the first key (`keys[i]`) another owner holds, and
+    /// no claim is taken (claims `owner` held before stay).
+    pub fn claim_all(&self, keys: &[String], owner: &str) -> Result<(), usize> {
+        let mut claims = unpoisoned(&self.claims);
+        if let Some(i) = keys
+            .iter()
+            .position(|k| claims.get(k).is_some_and(|o| o != owner))
+        {
+            return Err(i);
+        }
+        for k in keys {
+            claims.insert(k.clone(), owner.to_owned());
+        }
+        Ok(())
+    }
+
     /// Releases `owner`'s claim on `key` (a claim of another owner stays).
     pub fn release(&self, key: &str, owner: &str) {
         let mut claims = unpoisoned(&self.claims);
@@ -68,6 +84,20 @@ impl KeyedLocks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claim_all_takes_every_key_or_none() {
+        let locks = KeyedLocks::default();
+        assert!(locks.claim("b", "other"));
+        assert!(locks.claim("a", "me"));
+        let keys = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        assert_eq!(locks.claim_all(&keys, "me"), Err(1));
+        assert!(locks.is_claimed_by("a", "me"), "held before: kept");
+        assert!(!locks.is_claimed_by("c", "me"), "nothing new taken");
+        locks.release("b", "other");
+        assert_eq!(locks.claim_all(&keys, "me"), Ok(()));
+        assert!(keys.iter().all(|k| locks.is_claimed_by(k, "me")));
+    }
     use std::time::Duration;
 
     #[test]

@@ -74,7 +74,7 @@ impl Run {
     }
 
     fn node_key(&self, vmid: u32) -> String {
-        format!("{}/{vmid}", self.pve_name)
+        crate::controller::context::vm_fact_key(&self.pve_name, vmid)
     }
 
     /// The VM's node: the one used earlier in this reconcile, else the remembered one, else from Proxmox.

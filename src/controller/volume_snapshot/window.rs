@@ -116,22 +116,15 @@ pub async fn open(
     t: &Target,
     vms: Vec<WindowVm>,
 ) -> Result<Option<Outcome>, Error> {
-    let uid = owner(obj);
-    let mut claimed: Vec<String> = Vec::new();
-    for vm in &vms {
-        if !ctx.locks.claim(&key(t, vm.vmid), &uid) {
-            for k in &claimed {
-                ctx.locks.release(k, &uid);
-            }
-            return Ok(Some(Outcome::Wait(
-                format!(
-                    "waiting for another consistency window on VM {} to close",
-                    vm.vmid
-                ),
-                TASK_POLL,
-            )));
-        }
-        claimed.push(key(t, vm.vmid));
+    let keys: Vec<String> = vms.iter().map(|vm| key(t, vm.vmid)).collect();
+    if let Err(i) = ctx.locks.claim_all(&keys, &owner(obj)) {
+        return Ok(Some(Outcome::Wait(
+            format!(
+                "waiting for another consistency window on VM {} to close",
+                vms[i].vmid
+            ),
+            TASK_POLL,
+        )));
     }
     w.status.window = Some(SnapshotWindow {
         vms,

@@ -251,13 +251,7 @@ async fn accept(r: &mut Run, running: &[&VmOnStorage]) -> Result<Flow, Error> {
         .map(|v| vm_power::restore_entry(v.vmid, &v.node, VmRestoreAction::Start))
         .collect();
     r.w.status.vm_tasks.clear();
-    let what = match r.obj.spec.scope {
-        RestoreScope::Storage => format!("volume {}", r.t.volume),
-        RestoreScope::Vm => format!(
-            "the disk files of VM {}",
-            r.obj.spec.vmid.unwrap_or_default()
-        ),
-    };
+    let what = r.what();
     let (stage, reason, msg) = if running.is_empty() {
         (
             RestoreStage::Restoring,

@@ -19,6 +19,7 @@ use super::context::Context;
 use super::error::Error;
 use super::reconcile::reconcile_namespaced;
 use super::status::{self, StatusWriter};
+use crate::api::volume_snapshot_restore::RestoreScope;
 use crate::api::VolumeSnapshotRestore;
 use crate::metrics::VmDisturbance;
 
@@ -71,6 +72,17 @@ impl Run {
         st.volume_uuid = Some(t.volume_uuid.clone());
         st.snapshot_name = Some(t.snapshot.clone());
         Ok(Run { obj, ctx, w, t })
+    }
+
+    /// What the restore puts back, as messages name it.
+    fn what(&self) -> String {
+        match self.obj.spec.scope {
+            RestoreScope::Storage => format!("volume {}", self.t.volume),
+            RestoreScope::Vm => format!(
+                "the disk files of VM {}",
+                self.obj.spec.vmid.unwrap_or_default()
+            ),
+        }
     }
 
     fn uid(&self) -> String {

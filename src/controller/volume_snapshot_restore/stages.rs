@@ -15,6 +15,7 @@ use crate::api::common::{VmRestore, VmTaskStep};
 use crate::api::conditions;
 use crate::api::volume_snapshot_restore::{RestoreScope, RestoreStage};
 use crate::api::{Phase, VolumeSnapshot};
+use crate::controller::context::vm_fact_key;
 use crate::controller::error::Error;
 use crate::controller::ports::{PowerOp, Progress, SnapshotInfo};
 use crate::controller::vm_power::{self, TASK_BUDGET, TASK_POLL};
@@ -48,14 +49,12 @@ pub async fn drive(r: &mut Run) -> Result<Flow, Error> {
             match stage {
                 RestoreStage::Stopping => {
                     r.w.status.stage = RestoreStage::Restoring;
-                    r.w.set(
-                        Phase::InProgress,
-                        "Restoring",
-                        format!(
-                            "every VM is stopped; restoring volume {} to snapshot {}",
-                            r.t.volume, r.t.snapshot
-                        ),
+                    let msg = format!(
+                        "every VM is stopped; restoring {} to snapshot {}",
+                        r.what(),
+                        r.t.snapshot
                     );
+                    r.w.set(Phase::InProgress, "Restoring", msg);
                 }
                 RestoreStage::Starting => completed(r).await?,
                 RestoreStage::Aborting => aborted(r).await?,
@@ -86,19 +85,13 @@ pub async fn abort(r: &mut Run, reason: String) -> Result<(), Error> {
 /// Claims every VM this object holds down, so no consistency window of another object starts on them; a claim
 /// another object holds is waited for. Claims live in the process: after a restart they are taken again here.
 fn claim_all(r: &Run) -> Option<u32> {
-    let uid = r.uid();
-    let mut taken: Vec<String> = Vec::new();
-    for vm in &r.w.status.restore {
-        let key = r.vm_key(vm.vmid);
-        if !r.ctx.locks.claim(&key, &uid) {
-            for k in taken {
-                r.ctx.locks.release(&k, &uid);
-            }
-            return Some(vm.vmid);
-        }
-        taken.push(key);
-    }
-    None
+    let vms = &r.w.status.restore;
+    let keys: Vec<String> = vms.iter().map(|vm| r.vm_key(vm.vmid)).collect();
+    r.ctx
+        .locks
+        .claim_all(&keys, &r.uid())
+        .err()
+        .map(|i| vms[i].vmid)
 }
 
 fn release(r: &Run, vmid: u32) {
@@ -140,7 +133,7 @@ async fn stop_vms(r: &mut Run) -> Result<Flow, Error> {
                 .await?;
                 return Ok(Flow::Continue(()));
             }
-            Seen::Nothing | Seen::Done => {}
+            Seen::Settled => {}
         }
         // A shutdown sent by a process that died before recording its task is waited for, not sent twice.
         if let Some(upid) = vm_power::settle(&r.t.pve, &vm.node, vm.vmid, TASK_BUDGET).await? {
@@ -191,20 +184,20 @@ async fn stop_vms(r: &mut Run) -> Result<Flow, Error> {
 
 /// What became of the task recorded for a VM.
 enum Seen {
-    Nothing,
+    /// None is recorded (any more): the VM's state tells the rest.
+    Settled,
     Running,
-    Done,
     Failed(Error),
 }
 
 /// Looks at the task recorded for `vmid` (if any); a finished or failed one is no longer recorded.
 async fn follow_task(r: &mut Run, vmid: u32) -> Result<Seen, Error> {
     let Some(task) = r.w.status.vm_tasks.iter().find(|t| t.vmid == vmid).cloned() else {
-        return Ok(Seen::Nothing);
+        return Ok(Seen::Settled);
     };
     let seen = match vm_power::observe(&r.t.pve, &task).await {
         Ok(Progress::Running(_)) => return Ok(Seen::Running),
-        Ok(Progress::Done) => Seen::Done,
+        Ok(Progress::Done) => Seen::Settled,
         Err(e) if e.is_task_failed() => Seen::Failed(e),
         Err(e) => return Err(e),
     };
@@ -416,7 +409,7 @@ async fn put_config_back(r: &mut Run) -> Result<(), Error> {
     }
     r.ctx
         .facts
-        .config_written(&format!("{}/{vmid}", r.t.pve_name));
+        .config_written(&vm_fact_key(&r.t.pve_name, vmid));
     r.w.status.config_restored = true;
     r.w.save().await?;
     r.normal(
@@ -591,7 +584,7 @@ async fn start_vms(r: &mut Run) -> Result<Flow, Error> {
                 }
                 continue;
             }
-            Seen::Nothing | Seen::Done => {}
+            Seen::Settled => {}
         }
         let _guard = r.ctx.locks.lock(r.vm_key(vm.vmid)).await;
         match vm_power::undo(&r.t.pve, &vm).await {
