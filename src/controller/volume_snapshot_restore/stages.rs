@@ -305,6 +305,13 @@ async fn restore_vm_files(r: &mut Run) -> Result<Flow, Error> {
                 }
                 r.w.save().await?;
             }
+            // Like a refused request: before the first file is back nothing has changed, so abort (the VM
+            // starts again) rather than retry with the VM held down.
+            Err(e) if e.is_permanent() && r.w.status.files_restored.is_empty() => {
+                r.w.status.job_uuid = None;
+                abort(r, format!("ONTAP failed to put back a file: {e}")).await?;
+                return Ok(Flow::Continue(()));
+            }
             Err(e) => {
                 r.w.status.job_uuid = None;
                 r.w.save().await?;
