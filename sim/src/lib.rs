@@ -3,6 +3,7 @@
 //! Use [`start`] to run both HTTPS listeners in-process (tests), or the `pve-ontap-sim` binary.
 
 pub mod faults;
+pub mod guest_io;
 pub mod hooks;
 pub mod ontap;
 pub mod pve;

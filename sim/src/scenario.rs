@@ -22,6 +22,13 @@ pub struct Scenario {
     pub pve: PveScenario,
     #[serde(default)]
     pub timings: Timings,
+    /// Running guests write to their disks before every ONTAP job takes effect (see `guest_io`).
+    #[serde(default, rename = "guestWrites")]
+    pub guest_writes: bool,
+    /// Host names of the world (name → address), e.g. an NFS server name a Proxmox storage uses; what the
+    /// site's DNS would answer.
+    #[serde(default)]
+    pub hosts: std::collections::BTreeMap<String, String>,
 }
 
 /// Durations of simulated asynchronous work, per API.

@@ -20,6 +20,9 @@ use crate::stats::Stats;
 pub struct World {
     pub ontap: Ontap,
     pub pve: Pve,
+    /// Host names (lower case) → address, as the site's DNS answers them.
+    #[serde(default)]
+    pub hosts: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +47,22 @@ impl World {
     pub fn from_scenario(scenario: &Scenario) -> Result<World, WorldError> {
         let ontap = Ontap::from_scenario(&scenario.ontap).map_err(WorldError::Ontap)?;
         let pve = Pve::from_scenario(&scenario.pve).map_err(|e| WorldError::Pve(e.to_string()))?;
-        Ok(World { ontap, pve })
+        let hosts = scenario
+            .hosts
+            .iter()
+            .map(|(n, a)| (n.to_ascii_lowercase(), a.clone()))
+            .collect();
+        Ok(World { ontap, pve, hosts })
     }
 
-    /// The ONTAP volume behind a Proxmox NFS storage: `server` must be a data LIF address (→ SVM) and `export`
-    /// the junction path of an online volume of that SVM.
-    pub fn nfs_volume(&self, server_ip: &str, export: &str) -> Option<&Volume> {
-        let svm = self.ontap.svm_for_lif_ip(server_ip)?;
+    /// The ONTAP volume behind a Proxmox NFS storage: `server` (an address, or a name of the world's hosts)
+    /// must be a data LIF address (→ SVM) and `export` the junction path of an online volume of that SVM.
+    pub fn nfs_volume(&self, server: &str, export: &str) -> Option<&Volume> {
+        let ip = match server.parse::<std::net::IpAddr>() {
+            Ok(_) => server,
+            Err(_) => self.hosts.get(&server.to_ascii_lowercase())?.as_str(),
+        };
+        let svm = self.ontap.svm_for_lif_ip(ip)?;
         self.ontap.volume_at_junction(&svm.uuid, export)
     }
 

@@ -42,6 +42,13 @@ pub struct Node {
     pub inode: u64,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
+    /// Writes the content has seen (a content version: a clone carries its source's count).
+    #[serde(default, rename = "guestWrites", skip_serializing_if = "is_zero")]
+    pub writes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Node {
@@ -123,6 +130,7 @@ impl FileTree {
             inode: 96 + self.next_inode,
             created: now,
             modified: now,
+            writes: 0,
         }
     }
 
@@ -210,12 +218,13 @@ impl FileTree {
             _ => {}
         }
         self.require_parent_dir(&path)?;
-        let node = self.new_node(
+        let mut node = self.new_node(
             NodeKind::File,
             source.size,
             source.extents.clone(),
             source.unix_permissions,
         );
+        node.writes = source.writes;
         self.nodes.insert(path, node);
         Ok(())
     }
@@ -242,6 +251,7 @@ impl FileTree {
             }
         }
         node.extents.push(Extent::fresh(bytes));
+        node.writes += 1;
         node.size = node.size.max(node.allocated());
         node.modified = Utc::now();
         Ok(())

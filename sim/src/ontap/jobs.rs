@@ -267,7 +267,11 @@ fn drive(sim: Arc<Sim>, uuid: String) {
                 .map(|j| j.operation.clone())
         });
         let injected = operation.and_then(|op| sim.take_async_failure("ontap", &op));
+        let guest_writes = sim.scenario().guest_writes;
         let outcome = sim.mutate(|w| {
+            if guest_writes {
+                crate::guest_io::tick(w);
+            }
             let o = &mut w.ontap;
             // Expired recovery-queue entries no longer hold anything (e.g. a FlexClone's parent snapshot).
             o.expire_recovery_queue(Utc::now());

@@ -273,6 +273,7 @@ pub fn inventory(o: &state::Ontap) -> serde_json::Value {
                 "path": p,
                 "type": if n.is_dir() { "directory" } else { "file" },
                 "size": n.size,
+                "guest_writes": n.writes,
             })).collect::<Vec<_>>(),
         })
     };
