@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "FSFREEZE_DEADLINE_SECONDS", default_value_t = 8)]
     pub fsfreeze_deadline_seconds: u64,
 
+    /// An /etc/hosts-style file of NFS server names (`<address> <name>…`), asked before the system resolver
+    /// when a Proxmox storage's `server` is a host name.
+    #[arg(long, env = "NFS_HOSTS_FILE")]
+    pub nfs_hosts_file: Option<std::path::PathBuf>,
+
     /// Time a clean guest shutdown may take before the reconcile gives up (seconds).
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 180)]
     pub shutdown_timeout_seconds: u64,

@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 
 use pve_ontap_controller::config::Config;
 use pve_ontap_controller::controller::context::{Concurrency, Settings};
+use pve_ontap_controller::controller::resolve::HostResolver;
 use pve_ontap_controller::controller::runtime;
 use pve_ontap_controller::leader::{self, LeaderElector};
 use pve_ontap_controller::metrics::Metrics;
@@ -109,7 +110,16 @@ async fn main() -> anyhow::Result<()> {
 
     let client = kube_client(&config).await?;
     let cluster_id = cluster_id(&config, &client).await?;
+    let mut hosts = HostResolver::system();
+    if let Some(path) = &config.nfs_hosts_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the NFS hosts file {}", path.display()))?;
+        hosts = hosts
+            .with_hosts_text(&text)
+            .with_context(|| format!("in the NFS hosts file {}", path.display()))?;
+    }
     let settings = Settings {
+        hosts,
         namespaces: config.watch_namespaces.clone(),
         concurrency: Concurrency {
             vm_disk_clone: config.vmdiskclone_workers,

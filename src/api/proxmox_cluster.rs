@@ -5,7 +5,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{SecretKeyRef, SecretRef, ALLOWED_NAMESPACE_PATTERN, HTTPS_URL_PATTERN};
+use super::common::{
+    ClusterRef, SecretKeyRef, SecretRef, ALLOWED_NAMESPACE_PATTERN, HTTPS_URL_PATTERN,
+    ONTAP_SVM_NAME_PATTERN, ONTAP_VOLUME_NAME_PATTERN, PVE_STORAGE_ID_PATTERN,
+};
 
 /// A Proxmox VE cluster reached through its API. Credentials come from a Secret with either `token`
 /// (`USER@REALM!ID=SECRET`) or `username` + `password`.
@@ -46,6 +49,36 @@ pub struct ProxmoxClusterSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub scopes: Vec<super::scope::ProxmoxScope>,
+    /// Proxmox storages pinned to an ONTAP volume, for sites where matching the storage's `server` and
+    /// `export` against data LIFs and junction paths cannot work (NAT, a name no resolver here knows, an export
+    /// reached through a path ONTAP does not report). A pinned storage is never matched automatically; the
+    /// OntapCluster must still let the object's namespace use it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1024))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["storage"]))]
+    pub storage_mappings: Vec<StorageMapping>,
+}
+
+/// One Proxmox storage and the ONTAP volume that serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageMapping {
+    /// Proxmox storage id, e.g. `ONTAP01`.
+    #[schemars(length(min = 2, max = 100), regex(pattern = PVE_STORAGE_ID_PATTERN))]
+    pub storage: String,
+    /// The OntapCluster serving it.
+    pub ontap_cluster_ref: ClusterRef,
+    /// The SVM of the volume.
+    #[schemars(length(min = 1, max = 47), regex(pattern = ONTAP_SVM_NAME_PATTERN))]
+    pub svm: String,
+    /// The ONTAP volume.
+    #[schemars(length(min = 1, max = 203), regex(pattern = ONTAP_VOLUME_NAME_PATTERN))]
+    pub volume: String,
+    /// Directory of the storage root inside the volume; default: the export's path below the volume's
+    /// junction, or the volume root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^[^/].*[^/]$|^[^/]$"))]
+    pub subdir: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -9,6 +9,8 @@ pub struct StorageInfo {
     pub kind: String,
     pub server: Option<String>,
     pub export: Option<String>,
+    /// The addresses `server` resolves to (itself when it is an address).
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// A data LIF of an ONTAP cluster.
@@ -51,21 +53,32 @@ impl Backing {
     }
 }
 
-/// Resolves an NFS storage to its ONTAP volume: `server` against data-LIF addresses (giving cluster and SVM),
-/// `export` against junction paths of that SVM's volumes. The longest junction that is the export or a parent
-/// directory of it wins, so exports of sub-directories resolve too.
+/// Two or more volumes of different clusters or SVMs serve the storage equally well (the same address answers
+/// for both, e.g. duplicate LIF IPs in separate networks): resolution must not pick one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ambiguous(pub Vec<Backing>);
+
+/// Resolves an NFS storage to its ONTAP volume: `server`'s addresses against data-LIF addresses (giving cluster
+/// and SVM), `export` against junction paths of that SVM's volumes. The longest junction that is the export or a
+/// parent directory of it wins, so exports of sub-directories resolve too; a tie between different volumes is
+/// [`Ambiguous`].
 pub fn resolve_storage(
     storage: &StorageInfo,
     lifs: &[DataLif],
     volumes: &[VolumeInfo],
-) -> Option<Backing> {
+) -> Result<Option<Backing>, Ambiguous> {
     if storage.kind != "nfs" {
-        return None;
+        return Ok(None);
     }
-    let server = storage.server.as_deref()?;
-    let export = storage.export.as_deref()?.trim_end_matches('/');
-    let mut best: Option<(&VolumeInfo, String)> = None;
-    for lif in lifs.iter().filter(|l| l.address == server) {
+    let Some(export) = storage.export.as_deref() else {
+        return Ok(None);
+    };
+    let export = export.trim_end_matches('/');
+    let mut best: Vec<(&VolumeInfo, String)> = Vec::new();
+    for lif in lifs
+        .iter()
+        .filter(|l| super::hosts::serves(&l.address, &storage.addresses))
+    {
         for vol in volumes
             .iter()
             .filter(|v| v.ontap_cluster == lif.ontap_cluster && v.svm == lif.svm)
@@ -86,22 +99,35 @@ pub fn resolve_storage(
                 None
             };
             if let Some(subdir) = subdir {
-                if best
-                    .as_ref()
-                    .is_none_or(|(b, _)| b.junction.len() < vol.junction.len())
+                let longest = best.first().map_or(0, |(b, _)| b.junction.len());
+                if vol.junction.len() > longest {
+                    best.clear();
+                }
+                if vol.junction.len() >= longest
+                    && !best
+                        .iter()
+                        .any(|(b, _)| b.ontap_cluster == vol.ontap_cluster && b.uuid == vol.uuid)
                 {
-                    best = Some((vol, subdir));
+                    best.push((vol, subdir));
                 }
             }
         }
     }
-    best.map(|(v, subdir)| Backing {
-        ontap_cluster: v.ontap_cluster.clone(),
-        svm: v.svm.clone(),
-        volume: v.name.clone(),
-        volume_uuid: v.uuid.clone(),
-        subdir,
-    })
+    let mut found: Vec<Backing> = best
+        .into_iter()
+        .map(|(v, subdir)| Backing {
+            ontap_cluster: v.ontap_cluster.clone(),
+            svm: v.svm.clone(),
+            volume: v.name.clone(),
+            volume_uuid: v.uuid.clone(),
+            subdir,
+        })
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => Err(Ambiguous(found)),
+    }
 }
 
 #[cfg(test)]
@@ -150,19 +176,30 @@ mod tests {
             kind: "nfs".into(),
             server: Some(server.into()),
             export: Some(export.into()),
+            addresses: vec![server.parse().unwrap()],
         };
-        let b = resolve_storage(&st("192.0.2.10", "/pve/a"), &lifs, &vols).unwrap();
+        let b = resolve_storage(&st("192.0.2.10", "/pve/a"), &lifs, &vols).unwrap().unwrap();
         assert_eq!((b.volume.as_str(), b.subdir.as_str()), ("pve_a", ""));
-        let b = resolve_storage(&st("192.0.2.10", "/PVE/a/sub/"), &lifs, &vols).unwrap();
+        let b = resolve_storage(&st("192.0.2.10", "/PVE/a/sub/"), &lifs, &vols).unwrap().unwrap();
         assert_eq!((b.volume.as_str(), b.subdir.as_str()), ("pve_a", "sub"));
         assert_eq!(b.path_in_volume("images/100/x.raw"), "sub/images/100/x.raw");
-        let b = resolve_storage(&st("192.0.2.10", "/pve/ab"), &lifs, &vols).unwrap();
+        let b = resolve_storage(&st("192.0.2.10", "/pve/ab"), &lifs, &vols).unwrap().unwrap();
         assert_eq!((b.volume.as_str(), b.subdir.as_str()), ("pve", "ab"));
-        let b = resolve_storage(&st("192.0.2.20", "/pve/a"), &lifs, &vols).unwrap();
+        let b = resolve_storage(&st("192.0.2.20", "/pve/a"), &lifs, &vols).unwrap().unwrap();
         assert_eq!(b.ontap_cluster, "c2");
-        assert!(resolve_storage(&st("192.0.2.99", "/pve/a"), &lifs, &vols).is_none());
+        assert_eq!(resolve_storage(&st("192.0.2.99", "/pve/a"), &lifs, &vols), Ok(None));
         let mut dir = st("192.0.2.10", "/pve/a");
         dir.kind = "dir".into();
-        assert!(resolve_storage(&dir, &lifs, &vols).is_none());
+        assert_eq!(resolve_storage(&dir, &lifs, &vols), Ok(None));
+        // The same address on two clusters, a volume at the export on each: refused, both named.
+        let mut twin = lifs.clone();
+        twin[1].address = "192.0.2.10".into();
+        let mut twin_vols = vols.clone();
+        twin_vols[2].svm = "svm9".into();
+        let Err(Ambiguous(both)) = resolve_storage(&st("192.0.2.10", "/pve/a"), &twin, &twin_vols) else {
+            panic!("ambiguous")
+        };
+        let clusters: Vec<_> = both.iter().map(|b| b.ontap_cluster.as_str()).collect();
+        assert_eq!(clusters, ["c1", "c2"]);
     }
 }

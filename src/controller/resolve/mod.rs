@@ -3,11 +3,13 @@
 //! as their APIs allow and remembers the answers for a short while.
 
 mod backing;
+mod hosts;
 mod storages;
 
 use std::collections::BTreeSet;
 
-pub use backing::{resolve_storage, Backing, DataLif, StorageInfo, VolumeInfo};
+pub use backing::{resolve_storage, Ambiguous, Backing, DataLif, StorageInfo, VolumeInfo};
+pub use hosts::{HostResolver, HostsFileError};
 pub use storages::{export_and_parents, forget, resolve as backings, Backings};
 
 use std::time::Duration;
@@ -44,6 +46,10 @@ pub struct Lookup<'a> {
     pub namespace: &'a str,
     pub pve_name: &'a str,
     pub pve: &'a PveClient,
+    /// The ProxmoxCluster's pinned storages (`spec.storageMappings`).
+    pub mappings: &'a [crate::api::proxmox_cluster::StorageMapping],
+    /// How NFS server names become addresses.
+    pub hosts: &'a HostResolver,
 }
 
 /// A storage with the ONTAP volume behind it.
@@ -75,15 +81,24 @@ pub async fn storage(lookup: &Lookup<'_>, storage_id: &str) -> Result<Resolved, 
         )));
     }
     let Some(backing) = found.by_storage.get(storage_id).cloned() else {
+        let server = storage.server.as_deref().unwrap_or("?");
         let mut msg = format!(
-            "Proxmox storage {storage_id:?} ({}:{}) matches no data LIF and junction path of an OntapCluster",
-            storage.server.as_deref().unwrap_or("?"),
+            "Proxmox storage {storage_id:?} ({server}:{}) matches no data LIF and junction path of an OntapCluster",
             storage.export.as_deref().unwrap_or("?")
         );
         if !found.broken.is_empty() {
             msg.push_str(&format!(
                 " this namespace may use ({} of them could not be used: see their status)",
                 found.broken.len()
+            ));
+        }
+        if server.parse::<std::net::IpAddr>().is_err()
+            && lookup.hosts.addresses(server).await.is_empty()
+        {
+            msg.push_str(&format!(
+                " (the controller cannot resolve the host name {server:?}: add it to its DNS or NFS hosts file, or \
+                 pin the storage in spec.storageMappings of ProxmoxCluster {:?})",
+                lookup.pve_name
             ));
         }
         return Err(Error::Precondition(msg));

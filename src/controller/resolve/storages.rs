@@ -12,7 +12,9 @@ use crate::controller::backends;
 use crate::controller::error::Error;
 use crate::controller::ports::{OntapClient, PveStorage};
 
-use super::backing::{resolve_storage, Backing, DataLif, StorageInfo, VolumeInfo};
+use super::backing::{resolve_storage, Ambiguous, Backing, DataLif, StorageInfo, VolumeInfo};
+use super::hosts::serves;
+use crate::api::proxmox_cluster::StorageMapping;
 use super::Lookup;
 
 /// The backings found, the OntapClusters this namespace may use whose client could not be built, whether any
@@ -53,7 +55,7 @@ pub async fn resolve(
         remembered: false,
         listed: Vec::new(),
     };
-    let mut missing = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     for id in ids {
         // A remembered backing counts only while its OntapCluster still allows this namespace.
         match facts.backings.get(&key(id)).filter(|b| {
@@ -85,24 +87,42 @@ pub async fn resolve(
         }
     };
     out.listed = storages.clone();
+    let pinned = |id: &str| run.mappings.iter().find(|m| m.storage == id);
+    for id in missing.iter().filter(|id| pinned(id).is_some()) {
+        let Some(st) = storages.iter().find(|s| &s.id == id) else {
+            continue;
+        };
+        let b = pinned_backing(run, &ontaps, st, pinned(id).expect("filtered")).await?;
+        facts.backings.put(key(id), b.clone());
+        out.by_storage.insert(id.clone(), b);
+    }
+    missing.retain(|id| pinned(id).is_none());
+    if missing.is_empty() {
+        return Ok(out);
+    }
     // Every NFS storage is resolved while at it: one query per SVM answers for all of them, so the next VM on
     // another storage costs nothing (the answer grows with the storages, not with the volumes).
-    let nfs: Vec<StorageInfo> = storages
-        .iter()
-        .filter(|s| s.kind == "nfs" && s.server.is_some() && s.export.is_some())
-        .map(|s| StorageInfo {
+    let mut nfs: Vec<StorageInfo> = Vec::new();
+    for s in storages.iter().filter(|s| {
+        s.kind == "nfs" && s.server.is_some() && s.export.is_some() && pinned(&s.id).is_none()
+    }) {
+        nfs.push(StorageInfo {
             id: s.id.clone(),
             kind: s.kind.clone(),
             server: s.server.clone(),
             export: s.export.clone(),
-        })
-        .collect();
+            addresses: run
+                .hosts
+                .addresses(s.server.as_deref().unwrap_or_default())
+                .await,
+        });
+    }
     let mut lifs = serving_lifs(run, &ontaps, fresh, &mut out.remembered).await?;
     let unserved = |lifs: &[DataLif]| {
         missing.iter().any(|id| {
             nfs.iter()
                 .find(|s| &s.id == id)
-                .is_some_and(|s| !lifs.iter().any(|l| Some(&l.address) == s.server.as_ref()))
+                .is_some_and(|s| !lifs.iter().any(|l| serves(&l.address, &s.addresses)))
         })
     };
     if !fresh && unserved(&lifs) {
@@ -110,16 +130,13 @@ pub async fn resolve(
         lifs = serving_lifs(run, &ontaps, true, &mut out.remembered).await?;
     }
     // Only storages a LIF serves can be ONTAP volumes; a disk on another kind of storage costs no query.
-    let served = |s: &StorageInfo| lifs.iter().any(|l| s.server.as_ref() == Some(&l.address));
+    let served = |s: &StorageInfo| lifs.iter().any(|l| serves(&l.address, &s.addresses));
     if !nfs.iter().any(|s| missing.contains(&s.id) && served(s)) {
         return Ok(out);
     }
     let mut paths: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for s in &nfs {
-        for lif in lifs
-            .iter()
-            .filter(|l| s.server.as_ref() == Some(&l.address))
-        {
+        for lif in lifs.iter().filter(|l| serves(&l.address, &s.addresses)) {
             paths
                 .entry((lif.ontap_cluster.clone(), lif.svm.clone()))
                 .or_default()
@@ -138,21 +155,18 @@ pub async fn resolve(
     }
     let mut listed = BTreeSet::new();
     for s in &nfs {
-        let mut backing = resolve_storage(s, &lifs, &volumes);
         let wanted = missing.contains(&s.id);
+        let mut backing = matched(run, s, &lifs, &volumes, wanted)?;
         if backing.is_none() && wanted {
             // The filter found nothing although a LIF may serve the export (a path the query cannot express):
             // fall back to every volume of those clusters.
-            for lif in lifs
-                .iter()
-                .filter(|l| s.server.as_ref() == Some(&l.address))
-            {
+            for lif in lifs.iter().filter(|l| serves(&l.address, &s.addresses)) {
                 if listed.insert(lif.ontap_cluster.clone()) {
                     let client = client_of(&ontaps, &lif.ontap_cluster)?;
                     collect(&mut volumes, &lif.ontap_cluster, client.volumes().await?);
                 }
             }
-            backing = resolve_storage(s, &lifs, &volumes);
+            backing = matched(run, s, &lifs, &volumes, wanted)?;
         }
         if let Some(b) = backing {
             facts.backings.put(key(&s.id), b.clone());
@@ -162,6 +176,77 @@ pub async fn resolve(
         }
     }
     Ok(out)
+}
+
+/// The automatic match of one storage; a tie between clusters or SVMs is an error for a storage the object
+/// uses (naming the OntapClusters, which this namespace may all use) and no answer for the others.
+fn matched(
+    run: &Lookup<'_>,
+    s: &StorageInfo,
+    lifs: &[DataLif],
+    volumes: &[VolumeInfo],
+    wanted: bool,
+) -> Result<Option<Backing>, Error> {
+    match resolve_storage(s, lifs, volumes) {
+        Ok(b) => Ok(b),
+        Err(_) if !wanted => Ok(None),
+        Err(Ambiguous(found)) => {
+            let mut clusters: Vec<String> = found.iter().map(|b| b.ontap_cluster.clone()).collect();
+            clusters.dedup();
+            Err(Error::Precondition(format!(
+                "Proxmox storage {:?} ({}:{}) is served by {} volumes that match equally (OntapClusters {}): the \
+                 same address answers for several clusters or SVMs, so none is picked; pin the storage in \
+                 spec.storageMappings of ProxmoxCluster {:?}",
+                s.id,
+                s.server.as_deref().unwrap_or("?"),
+                s.export.as_deref().unwrap_or("?"),
+                found.len(),
+                clusters.join(", "),
+                run.pve_name
+            )))
+        }
+    }
+}
+
+/// The volume a storage is pinned to (`spec.storageMappings`). Its OntapCluster must let the namespace use it;
+/// what the tenant is told names neither that cluster nor the volume, which its owner chose.
+async fn pinned_backing(
+    run: &Lookup<'_>,
+    ontaps: &[(crate::api::OntapCluster, OntapClient)],
+    st: &PveStorage,
+    pin: &StorageMapping,
+) -> Result<Backing, Error> {
+    let cluster = &pin.ontap_cluster_ref.name;
+    let Some((_, client)) = ontaps.iter().find(|(oc, _)| &oc.name_any() == cluster) else {
+        return Err(Error::Precondition(format!(
+            "Proxmox storage {:?} is pinned (spec.storageMappings of ProxmoxCluster {:?}) to an OntapCluster \
+             this namespace may not use or that is not ready: ask the ProxmoxCluster's owner",
+            st.id, run.pve_name
+        )));
+    };
+    let Some(v) = client.find_volume(&pin.svm, &pin.volume).await? else {
+        return Err(Error::Precondition(format!(
+            "Proxmox storage {:?} is pinned (spec.storageMappings of ProxmoxCluster {:?}) to an ONTAP volume \
+             that does not exist: ask the ProxmoxCluster's owner to correct the mapping",
+            st.id, run.pve_name
+        )));
+    };
+    // The export's path below the volume's junction is the storage root, unless the pin says otherwise.
+    let subdir = pin.subdir.clone().unwrap_or_else(|| {
+        let export = st.export.as_deref().unwrap_or_default().trim_end_matches('/');
+        let junction = v.junction.as_deref().unwrap_or_default().trim_end_matches('/');
+        match export.strip_prefix(junction) {
+            Some(rest) if !junction.is_empty() && rest.starts_with('/') => rest[1..].to_owned(),
+            _ => String::new(),
+        }
+    });
+    Ok(Backing {
+        ontap_cluster: cluster.clone(),
+        svm: v.svm,
+        volume: v.name,
+        volume_uuid: v.uuid,
+        subdir,
+    })
 }
 
 fn collect(
