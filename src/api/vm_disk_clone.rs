@@ -153,6 +153,13 @@ pub struct VmDiskCloneStatus {
     /// Consistency actually achieved (may be `None` when FsFreeze failed and was not required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency_applied: Option<VmConsistency>,
+    /// To which point in time the copies are consistent, and how that point was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_point: Option<CopyPoint>,
+    /// Short-lived ONTAP snapshots the copies are cloned from so that several disks share one crash point (one
+    /// per volume). Recorded before each is taken; deleted once every copy exists, and on deletion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crash_point_snapshots: Vec<CrashPointSnapshot>,
     /// VM state changes made and not yet undone; recorded before each change so a restart restores the VM first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restore: Vec<VmRestore>,
@@ -199,6 +206,13 @@ pub struct DiskCloneStatus {
     /// The copy exists on ONTAP.
     #[serde(default)]
     pub cloned: bool,
+    /// The crash-point snapshot the copy is (being) cloned from, instead of the live file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_snapshot: Option<String>,
+    /// A copy of ours made in an earlier, interrupted window may be at the destination: the next clone
+    /// replaces it (`overwrite_destination`), so every copy comes from the same window.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
     /// Config key the copy was registered under (`unusedN`, or the drive key in a new VM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_key: Option<String>,
@@ -212,4 +226,46 @@ impl VmDiskCloneSpec {
     pub fn registers_copies(&self) -> bool {
         self.attach != Attach::None
     }
+}
+
+/// How the point the copies are consistent to was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CopyMechanism {
+    /// Every copy was made while the VM was frozen, paused, hibernated or shut down by this object.
+    Quiesced,
+    /// The VM was not running: its disks did not change during the copies.
+    NotRunning,
+    /// One disk, cloned from the live file: a crash-consistent point by itself.
+    LiveFile,
+    /// Every disk cloned from one short-lived ONTAP snapshot of their volume: one crash point.
+    VolumeSnapshot,
+    /// The disks are on several volumes, each cloned from a short-lived snapshot of its volume taken one after
+    /// the other: every volume is one crash point, but the volumes are not one point together.
+    VolumeSnapshots,
+}
+
+/// Which point in time the copies are consistent to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyPoint {
+    pub mechanism: CopyMechanism,
+    /// Whether every copy is of the same instant (false only for `VolumeSnapshots`).
+    pub one_point: bool,
+    /// What this means for the copies, in words.
+    pub message: String,
+}
+
+/// A crash-point snapshot of one volume (see `status.crashPointSnapshots`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CrashPointSnapshot {
+    /// The `OntapCluster` serving the volume.
+    pub ontap_cluster: String,
+    pub volume: String,
+    pub volume_uuid: String,
+    /// Snapshot name, derived from this object's UID; its comment carries this object's owner marker.
+    pub name: String,
+    /// The snapshot exists (its creation finished).
+    #[serde(default)]
+    pub taken: bool,
 }

@@ -65,6 +65,8 @@ pub struct Settings {
     pub facts_ttl: Duration,
     /// "Now" for schedules (a test sets it).
     pub clock: super::clock::Clock,
+    /// How NFS server names in storage definitions become addresses.
+    pub hosts: super::resolve::HostResolver,
 }
 
 impl Settings {
@@ -81,6 +83,7 @@ impl Settings {
             instance: None,
             facts_ttl: Duration::from_secs(60),
             clock: super::clock::Clock::system(),
+            hosts: super::resolve::HostResolver::system(),
         }
     }
 }

@@ -121,6 +121,11 @@ pub fn snapshot_name(object_name: &str, hash: &str) -> String {
     format!("pveontap_{}_{hash}", sanitize_ontap(object_name, 40))
 }
 
+/// ONTAP snapshot a VmDiskClone clones several disks from, so they share one crash point.
+pub fn crash_point_snapshot_name(hash: &str) -> String {
+    format!("pveontap_crashpoint_{hash}")
+}
+
 /// ONTAP FlexClone volume name: letters, digits and `_` only; must start with a letter.
 pub fn clone_volume_name(parent_volume: &str, hash: &str) -> String {
     format!("pvo_{}_{hash}", sanitize_ontap(parent_volume, 60))

@@ -625,18 +625,32 @@ impl OntapClient {
         source: &str,
         destination: &str,
     ) -> Result<Completion> {
+        self.clone_file_over(volume_uuid, volume_name, source, destination, false)
+            .await
+    }
+
+    /// `POST /api/storage/file/clone`; with `overwrite`, an existing destination is replaced
+    /// (`overwrite_destination`). The source may be in a snapshot: `.snapshot/<snapshot>/<path>`.
+    pub async fn clone_file_over(
+        &self,
+        volume_uuid: &str,
+        volume_name: &str,
+        source: &str,
+        destination: &str,
+        overwrite: bool,
+    ) -> Result<Completion> {
         let body = json!({
             "volume": {"uuid": volume_uuid, "name": volume_name},
             "source_path": source,
             "destination_path": destination,
-            "overwrite_destination": false,
+            "overwrite_destination": overwrite,
         });
         self.run_job(Method::POST, "/api/storage/file/clone", &[], Some(&body))
             .await
     }
 
-    /// Puts one file back from a snapshot: `POST /api/storage/file/clone` from `.snapshot/<snapshot>/<path>` over
-    /// the live file (`overwrite_destination`), ONTAP's documented single-file restore through file clone.
+    /// Puts one file back from a snapshot: a file clone from `.snapshot/<snapshot>/<path>` over the live file
+    /// (`overwrite_destination`), ONTAP's documented single-file restore through file clone.
     pub async fn restore_file(
         &self,
         volume_uuid: &str,
@@ -644,13 +658,8 @@ impl OntapClient {
         snapshot: &str,
         path: &str,
     ) -> Result<Completion> {
-        let body = json!({
-            "volume": {"uuid": volume_uuid, "name": volume_name},
-            "source_path": format!(".snapshot/{snapshot}/{path}"),
-            "destination_path": path,
-            "overwrite_destination": true,
-        });
-        self.run_job(Method::POST, "/api/storage/file/clone", &[], Some(&body))
+        let source = format!(".snapshot/{snapshot}/{path}");
+        self.clone_file_over(volume_uuid, volume_name, &source, path, true)
             .await
     }
 

@@ -89,6 +89,8 @@ pub async fn source(ctx: &Context, obj: &FlexCloneMount) -> Result<Source, Error
         namespace: &ns,
         pve_name: &src.proxmox_cluster_ref.name,
         pve: &pve,
+        mappings: &pc.spec.storage_mappings,
+        hosts: &ctx.settings.hosts,
     };
     let r = resolve::storage(&lookup, &src.storage).await?;
     r.grant.volume(&r.backing.svm, &r.backing.volume, || {

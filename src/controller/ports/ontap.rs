@@ -61,13 +61,15 @@ pub trait Ontap: Send + Sync {
     async fn mkdir(&self, volume_uuid: &str, path: &str) -> Result<()>;
     /// Deletes a file (or an empty directory); a missing one counts as done.
     async fn delete_file(&self, volume_uuid: &str, path: &str) -> Result<()>;
-    /// Starts a file clone inside one volume, waiting up to ONTAP's `return_timeout`.
+    /// Starts a file clone inside one volume, waiting up to ONTAP's `return_timeout`. The source may be in a
+    /// snapshot (`.snapshot/<name>/<path>`); `overwrite` replaces an existing destination.
     async fn file_clone(
         &self,
         volume_uuid: &str,
         volume_name: &str,
         source: &str,
         destination: &str,
+        overwrite: bool,
     ) -> Result<Progress>;
     /// Looks at a job; a failed job is an error carrying ONTAP's code and message.
     async fn job(&self, uuid: &str) -> Result<Progress>;
@@ -228,10 +230,11 @@ impl Ontap for OntapAdapter {
         volume_name: &str,
         source: &str,
         destination: &str,
+        overwrite: bool,
     ) -> Result<Progress> {
         Ok(progress(
             self.api
-                .clone_file(volume_uuid, volume_name, source, destination)
+                .clone_file_over(volume_uuid, volume_name, source, destination, overwrite)
                 .await?,
         ))
     }

@@ -16,6 +16,7 @@ use crate::controller::ports::PowerOp;
 use crate::controller::vm_power::TASK_POLL;
 use crate::proxmox::ConfigUpdate;
 
+use super::crash_point;
 use super::plan::{self, PlanError};
 use super::run::Run;
 use super::window::{self, Step};
@@ -34,6 +35,7 @@ const SPEC_FROZEN_NOTE: &str =
 fn copies_exist(st: &VmDiskCloneStatus) -> bool {
     st.new_vmid.is_some()
         || !st.restore.is_empty()
+        || !st.crash_point_snapshots.is_empty()
         || st.vm_task.is_some()
         || st
             .disks
@@ -98,6 +100,7 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
     // object); once copies exist, the recorded plan is finished as it is.
     let untouched = run.w.status.new_vmid.is_none()
         && run.w.status.restore.is_empty()
+        && run.w.status.crash_point_snapshots.is_empty()
         && run.w.status.vm_task.is_none()
         && run
             .w
@@ -146,6 +149,9 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
         let drives: Vec<_> = run.w.status.disks.iter().map(|d| d.drive.clone()).collect();
         run.normal("Cloned", format!("copied {}", drives.join(", ")))
             .await;
+    }
+    if let Step::Wait(w) = crash_point::release(&mut run).await? {
+        return waiting(&mut run, w).await;
     }
     // The copies' names say whether they were planned for a new VM; an `attach` edited since cannot turn copies
     // of one kind into the other.
@@ -289,6 +295,8 @@ async fn plan_and_record(run: &mut Run) -> Result<(), Error> {
             storage: Some(c.source.storage.clone()),
             job_uuid: None,
             cloned: false,
+            from_snapshot: None,
+            replace: false,
             config_key: None,
             pending: false,
         });

@@ -63,7 +63,11 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
     }
     // Nothing was ever made (e.g. the object failed validation): no backend needs to be reachable to let go.
     let st = obj.status.clone().unwrap_or_default();
-    if st.disks.is_empty() && st.restore.is_empty() && st.new_vmid.is_none() && st.vm_task.is_none()
+    if st.disks.is_empty()
+        && st.restore.is_empty()
+        && st.new_vmid.is_none()
+        && st.vm_task.is_none()
+        && st.crash_point_snapshots.is_empty()
     {
         return Ok(Cleanup::Done);
     }
@@ -92,7 +96,7 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
     // Jobs still running would recreate a file after we delete it.
     for i in 0..run.w.status.disks.len() {
         if run.w.status.disks[i].job_uuid.is_some() {
-            window::clone_one(&mut run, i).await?;
+            window::follow_job(&mut run, i).await?;
             if run.w.status.disks[i].job_uuid.is_some() {
                 return Ok(Cleanup::Wait(kube::runtime::controller::Action::requeue(
                     Duration::from_secs(3),
@@ -113,6 +117,9 @@ async fn clean(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Cleanup, Erro
         kept = unregister_unused(&mut run).await?;
     }
     deleting(&mut run).await?;
+    if let Step::Wait(w) = super::crash_point::release(&mut run).await? {
+        return Ok(wait_for_task(w));
+    }
     delete_copies(&mut run).await?;
     if !kept.is_empty() {
         run.warning(

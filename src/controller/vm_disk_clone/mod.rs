@@ -7,6 +7,7 @@
 
 mod apply;
 mod cleanup;
+mod crash_point;
 pub mod plan;
 mod run;
 mod window;

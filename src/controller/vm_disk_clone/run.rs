@@ -26,6 +26,8 @@ pub struct Run {
     pub pve: PveClient,
     /// What the ProxmoxCluster grants this namespace.
     pub grant: ProxmoxGrant,
+    /// The ProxmoxCluster's pinned storages.
+    mappings: Vec<crate::api::proxmox_cluster::StorageMapping>,
     ontaps: HashMap<String, (OntapClient, OntapGrant)>,
     /// The VM's node as used in this reconcile, and whether it was remembered from an earlier one (then a
     /// "does not exist" answer means the VM moved, and it is looked up again).
@@ -63,6 +65,7 @@ impl Run {
             pve_name,
             pve,
             grant,
+            mappings: pc.spec.storage_mappings.clone(),
             ontaps: HashMap::new(),
             node: None,
             node_remembered: false,
@@ -207,6 +210,8 @@ impl Run {
             namespace: &self.namespace,
             pve_name: &self.pve_name,
             pve: &self.pve,
+            mappings: &self.mappings,
+            hosts: &self.ctx.settings.hosts,
         }
     }
 

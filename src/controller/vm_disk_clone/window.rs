@@ -17,12 +17,13 @@ use kube::ResourceExt;
 
 use crate::api::common::{VmRestore, VmRestoreAction, VmTaskStep};
 use crate::api::conditions::CONSISTENCY;
-use crate::api::vm_disk_clone::VmConsistency;
+use crate::api::vm_disk_clone::{CopyMechanism, VmConsistency};
 use crate::controller::error::{Error, RetryClass};
 use crate::controller::locks::KeyedLocks;
 use crate::controller::ports::{PowerOp, Progress};
 use crate::controller::vm_power;
 
+use super::crash_point;
 use super::run::Run;
 
 /// What a step achieved within this reconcile.
@@ -196,43 +197,67 @@ pub async fn clone_all(run: &mut Run, deadline: Option<Instant>) -> Result<bool,
     Ok(true)
 }
 
+/// Follows the recorded ONTAP job of disk `i`, if any: a finished one is cleared (the copy counts as made
+/// unless it is being replaced); a failed one is cleared and its error returned.
+pub async fn follow_job(run: &mut Run, i: usize) -> Result<(), Error> {
+    let d = run.w.status.disks[i].clone();
+    let Some(job) = &d.job_uuid else {
+        return Ok(());
+    };
+    let vol_uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
+    let ontap = run.ontap(d.ontap_cluster.as_deref().unwrap_or_default()).await?;
+    match ontap.job(job).await {
+        Ok(Progress::Done) => {
+            // A job ONTAP already forgot also reads as done: the file itself decides. A copy from an
+            // interrupted window is replaced by this window's, whatever its job made.
+            run.w.status.disks[i].cloned =
+                !d.replace && ontap.file_exists(&vol_uuid, &d.clone_path).await?;
+            run.w.status.disks[i].job_uuid = None;
+            run.save().await
+        }
+        Ok(Progress::Running(_)) => Ok(()),
+        Err(e) => {
+            run.w.status.disks[i].job_uuid = None;
+            run.save().await?;
+            Err(e)
+        }
+    }
+}
+
 /// One disk: finish a job in flight, or start the file clone. The status is written only when a job must be
 /// followed; the caller writes the rest once every disk was issued.
 pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
+    if run.w.status.disks[i].job_uuid.is_some() {
+        follow_job(run, i).await?;
+    }
     let d = run.w.status.disks[i].clone();
-    if d.cloned {
+    if d.cloned || d.job_uuid.is_some() {
         return Ok(());
     }
-    let cluster = d.ontap_cluster.clone().unwrap_or_default();
     let vol_uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
     let vol_name = d.ontap_volume.clone().unwrap_or_default();
-    let ontap = run.ontap(&cluster).await?;
-    if let Some(job) = &d.job_uuid {
-        match ontap.job(job).await {
-            Ok(Progress::Done) => {
-                // A job ONTAP already forgot also reads as done: the file itself decides.
-                run.w.status.disks[i].cloned = ontap.file_exists(&vol_uuid, &d.clone_path).await?;
-                run.w.status.disks[i].job_uuid = None;
-                return run.save().await;
-            }
-            Ok(Progress::Running(_)) => return Ok(()),
-            Err(e) => {
-                run.w.status.disks[i].job_uuid = None;
-                run.save().await?;
-                return Err(e);
-            }
-        }
-    }
+    let ontap = run.ontap(d.ontap_cluster.as_deref().unwrap_or_default()).await?;
+    let source = match &d.from_snapshot {
+        Some(snap) => format!(".snapshot/{snap}/{}", d.source_path),
+        None => d.source_path.clone(),
+    };
     match ontap
-        .file_clone(&vol_uuid, &vol_name, &d.source_path, &d.clone_path)
+        .file_clone(&vol_uuid, &vol_name, &source, &d.clone_path, d.replace)
         .await
     {
-        Ok(Progress::Done) => run.w.status.disks[i].cloned = true,
+        Ok(Progress::Done) => {
+            run.w.status.disks[i].cloned = true;
+            run.w.status.disks[i].replace = false;
+        }
         Ok(Progress::Running(job)) => {
             run.w.status.disks[i].job_uuid = Some(job);
+            run.w.status.disks[i].replace = false;
             run.save().await?;
         }
         Err(e) if e.retry_class() == RetryClass::Transient => return Err(e),
+        // A copy being replaced may still be written by its own job: look again later, never take the file
+        // there for this window's copy.
+        Err(e) if d.replace => return Err(e),
         Err(e) => {
             // ONTAP refuses a destination that exists (a generic "Clone start failed"; the code of that case is not
             // documented), so a refusal is followed by one look at the destination instead of a look before
@@ -298,7 +323,14 @@ async fn window(
 ) -> Result<Step, Error> {
     let vmid = run.vmid();
     let mut node = node.to_owned();
+    // Copies from a crash-point snapshot already taken are finished from it, whatever the VM does now.
+    if !quiescing && !run.w.status.crash_point_snapshots.is_empty() {
+        return finish_at_crash_point(run).await;
+    }
     if !quiescing {
+        if let Some(wait) = fresh_window(run).await? {
+            return Ok(wait);
+        }
         let state = run.vm_state().await?;
         // The state read may have found the VM on another node than remembered.
         node = run.node().await?;
@@ -310,6 +342,7 @@ async fn window(
         if !state.is_running() {
             clone_all(run, None).await?;
             run.w.status.consistency_applied = Some(requested);
+            run.w.status.copy_point = Some(crash_point::quiet_point(CopyMechanism::NotRunning));
             run.save().await?;
             return Ok(Step::Done);
         }
@@ -323,10 +356,12 @@ async fn window(
                 ),
             )
             .await;
-            clone_all(run, None).await?;
-            VmConsistency::None
+            return finish_at_crash_point(run).await;
         }
-        VmConsistency::FsFreeze => fsfreeze_window(run, &node).await?,
+        VmConsistency::FsFreeze => match fsfreeze_window(run, &node).await? {
+            Frozen::Yes => VmConsistency::FsFreeze,
+            Frozen::No => return finish_at_crash_point(run).await,
+        },
         VmConsistency::Suspend => {
             let op = PowerOp::Suspend;
             let verbs = ("Suspended", "paused");
@@ -412,6 +447,7 @@ async fn power_window(
     if cloned.is_ok() {
         // Recorded before the VM comes back, so a restore that spans reconciles does not reopen the window.
         run.w.status.consistency_applied = Some(run.obj.spec.consistency);
+        run.w.status.copy_point = Some(crash_point::quiet_point(CopyMechanism::Quiesced));
         run.save().await?;
     }
     let restored = undo_fresh(run, node, undo).await;
@@ -453,10 +489,18 @@ async fn undo_fresh(run: &mut Run, node: &str, undo: VmRestoreAction) -> Result<
     }
 }
 
-/// Freeze, clone within the deadline, always thaw. A failed freeze copies crash-consistent (recorded as such)
-/// unless `requireConsistency` is set. Freeze and thaw are synchronous guest-agent calls, so the whole window
-/// fits in one reconcile; the deadline bounds it.
-async fn fsfreeze_window(run: &mut Run, node: &str) -> Result<VmConsistency, Error> {
+/// Whether the FsFreeze window froze the guest for every copy.
+enum Frozen {
+    Yes,
+    /// The freeze failed or ran out of time; the copies are (re)made at a crash point.
+    No,
+}
+
+/// Freeze, clone, always thaw — at the deadline at the latest, even while a clone is still running. A freeze
+/// that failed or a deadline that passed leaves the copies to a crash point ([`Frozen::No`], recorded as
+/// crash-consistent), or fails with `requireConsistency`. Freeze and thaw are synchronous guest-agent calls, so
+/// the window fits in one reconcile.
+async fn fsfreeze_window(run: &mut Run, node: &str) -> Result<Frozen, Error> {
     let vmid = run.vmid();
     record(run, node, VmRestoreAction::Thaw).await?;
     let freeze = run.pve.fsfreeze(node, vmid).await;
@@ -478,29 +522,58 @@ async fn fsfreeze_window(run: &mut Run, node: &str) -> Result<VmConsistency, Err
         let msg = format!("guest agent could not freeze VM {vmid} ({e}); copying crash-consistent");
         run.set_condition(CONSISTENCY, false, "QuiesceFailed", msg.clone());
         run.warning("QuiesceFailed", msg).await;
-        clone_all(run, None).await?;
-        return Ok(VmConsistency::None);
+        return Ok(Frozen::No);
     }
     run.normal("Frozen", format!("froze the file systems of VM {vmid}"))
         .await;
-    let deadline = Instant::now() + run.ctx.settings.fsfreeze_deadline;
-    let cloned = clone_all(run, Some(deadline)).await;
-    let thawed = run.pve.fsthaw(node, vmid).await;
-    thawed?;
+    let limit = run.ctx.settings.fsfreeze_deadline;
+    let pve = run.pve.clone();
+    let (cloned, thawed, late) = {
+        // The deadline thaws the guest even while a clone request is still being answered; that request is
+        // then let finish (its job is recorded, so nothing of ours runs unobserved) and no further one starts.
+        let clones = clone_all(run, Some(Instant::now() + limit));
+        tokio::pin!(clones);
+        tokio::select! {
+            cloned = &mut clones => (cloned, None, false),
+            _ = tokio::time::sleep(limit) => {
+                let thawed = pve.fsthaw(node, vmid).await;
+                (clones.await, Some(thawed), true)
+            }
+        }
+    };
+    match thawed {
+        Some(thawed) => thawed?,
+        None => run.pve.fsthaw(node, vmid).await?,
+    }
     forget(run, VmRestoreAction::Thaw).await?;
     run.normal("Thawed", format!("thawed the file systems of VM {vmid}"))
         .await;
-    if !cloned? {
-        // Thawed at the deadline whatever was left: the remaining copies are taken from the running guest and
-        // reported as crash-consistent rather than silently called frozen.
-        let msg = format!(
-            "the freeze deadline of {:?} passed before every copy was started; the rest is crash-consistent",
-            run.ctx.settings.fsfreeze_deadline
-        );
-        run.set_condition(CONSISTENCY, false, "QuiesceFailed", msg.clone());
-        run.warning("QuiesceFailed", msg).await;
-        clone_all(run, None).await?;
-        return Ok(VmConsistency::None);
+    let cloned = cloned?;
+    match cloned && !late {
+        true => {}
+        false => {
+            // Copies of the frozen instant and of later ones would be mixed: every copy is made again at one
+            // crash point, replacing what is there (once its own job, if any, has finished).
+            for d in run.w.status.disks.iter_mut() {
+                d.cloned = false;
+                d.replace = true;
+            }
+            run.save().await?;
+            if run.obj.spec.require_consistency {
+                return Err(Error::Precondition(format!(
+                    "the freeze deadline of {limit:?} passed before every copy of VM {vmid} was made; the guest \
+                     was thawed and, because requireConsistency is set, the copies are made again in the next \
+                     freeze: raise the controller's fsfreeze deadline or unset requireConsistency"
+                )));
+            }
+            let msg = format!(
+                "the freeze deadline of {limit:?} passed before every copy of VM {vmid} was made; the guest was \
+                 thawed and the copies are made crash-consistent"
+            );
+            run.set_condition(CONSISTENCY, false, "QuiesceFailed", msg.clone());
+            run.warning("QuiesceFailed", msg).await;
+            return Ok(Frozen::No);
+        }
     }
     run.set_condition(
         CONSISTENCY,
@@ -508,5 +581,41 @@ async fn fsfreeze_window(run: &mut Run, node: &str) -> Result<VmConsistency, Err
         "FsFrozen",
         "file systems were frozen for the copy",
     );
-    Ok(VmConsistency::FsFreeze)
+    run.w.status.copy_point = Some(crash_point::quiet_point(CopyMechanism::Quiesced));
+    Ok(Frozen::Yes)
+}
+
+/// Copies (what is left) at one crash point and records the copy as crash-consistent.
+async fn finish_at_crash_point(run: &mut Run) -> Result<Step, Error> {
+    if let Step::Wait(w) = crash_point::clone_at_crash_point(run).await? {
+        return Ok(Step::Wait(w));
+    }
+    run.w.status.consistency_applied = Some(VmConsistency::None);
+    run.save().await?;
+    Ok(Step::Done)
+}
+
+/// Before a fresh window: copies left from an interrupted one are of another instant, so they are replaced
+/// in this one. Their jobs finish first (a job still writing the file would race the replacement).
+async fn fresh_window(run: &mut Run) -> Result<Option<Step>, Error> {
+    for i in 0..run.w.status.disks.len() {
+        follow_job(run, i).await?;
+    }
+    if run.w.status.disks.iter().any(|d| d.job_uuid.is_some()) {
+        return Ok(Some(Step::Wait(
+            "waiting for ONTAP file clones of an interrupted consistency window to finish".into(),
+        )));
+    }
+    let mut changed = false;
+    for d in run.w.status.disks.iter_mut() {
+        if d.cloned {
+            d.cloned = false;
+            d.replace = true;
+            changed = true;
+        }
+    }
+    if changed {
+        run.save().await?;
+    }
+    Ok(None)
 }

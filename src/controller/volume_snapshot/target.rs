@@ -22,6 +22,8 @@ pub async fn target(ctx: &Context, obj: &VolumeSnapshot) -> Result<Target, Error
             namespace: &ns,
             pve_name: &pref.name,
             pve: &pve,
+            mappings: &pc.spec.storage_mappings,
+            hosts: &ctx.settings.hosts,
         };
         let r = resolve::storage(&lookup, storage).await?;
         r.grant.volume(&r.backing.svm, &r.backing.volume, || {

@@ -70,6 +70,8 @@ pub async fn target(ctx: &Context, obj: &VolumeSnapshotRestore) -> Result<Target
         namespace: &ns,
         pve_name: &pve_name,
         pve: &pve,
+        mappings: &pc.spec.storage_mappings,
+        hosts: &ctx.settings.hosts,
     };
     let r = resolve::storage(&lookup, &storage).await?;
     r.grant.volume(&r.backing.svm, &r.backing.volume, || {
