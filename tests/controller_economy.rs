@@ -229,6 +229,9 @@ async fn vm_disk_clone_costs_d_plus_4_calls_and_nothing_when_idle() {
 
     for (consistency, extra) in [("None", 0), ("Suspend", 2)] {
         for (disks, d) in [(Some(["scsi0"]), 1u64), (None, 4)] {
+            // Several disks of a running VM without a quiesce share one crash point: the volume's short-lived
+            // snapshot is taken, looked up (uuid and marker) and deleted.
+            let extra = if consistency == "None" && d > 1 { 3 } else { extra };
             let name = format!("{}-{d}", consistency.to_lowercase());
             let mut clone = unused(&h, &name).consistency(consistency);
             if let Some(disks) = disks {
@@ -243,7 +246,7 @@ async fn vm_disk_clone_costs_d_plus_4_calls_and_nothing_when_idle() {
             );
             println!("create {d} disk(s), {consistency}: {made:?}");
             // d clone POSTs + node + config + run state + one config PUT; Suspend adds the pause and the resume
-            // themselves (two power requests, not reads).
+            // themselves (two power requests, not reads); None on several disks adds the crash-point snapshot.
             assert!(
                 made.calls <= d + 4 + extra,
                 "create {d} disk(s) with {consistency}: {} calls > {} — {made:?}",

@@ -7,64 +7,20 @@ mod controller_support;
 
 use controller_support::*;
 use pve_ontap_controller::api::{FlexCloneMount, Phase, VmDiskClone, VolumeSnapshot};
-use serde_json::{json, Value};
 
-const TOKEN_SECRET: &str = "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
-const ONTAP_PASSWORD: &str = "least-privilege-1";
 
-fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
-}
-
-/// The privileges of `pveum role add PVEOntapController -privs "..."` in the README.
-fn readme_pve_privileges() -> Vec<String> {
-    let text = readme();
-    let line = text
-        .lines()
-        .find(|l| {
-            l.trim_start()
-                .starts_with("pveum role add PVEOntapController -privs")
-        })
-        .expect("the README documents the Proxmox role");
-    let privs = line.split('"').nth(1).expect("quoted privileges");
-    privs.split(',').map(|p| p.trim().to_owned()).collect()
-}
-
-/// The `(api, access)` tuples of the README's `security login rest-role create` lines.
-fn readme_ontap_tuples() -> Vec<(String, String)> {
-    readme()
-        .lines()
-        .filter(|l| {
-            l.trim_start()
-                .starts_with("security login rest-role create")
-        })
-        .map(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            let after = |flag: &str| {
-                let i = words.iter().position(|w| *w == flag).expect(flag);
-                words[i + 1].to_owned()
-            };
-            (after("-api"), after("-access"))
-        })
-        .collect()
-}
+use controller_support::accounts::{
+    readme_ontap_tuples, readme_pve_privileges, with_accounts, LP_ONTAP_LOGIN, LP_ONTAP_PASSWORD,
+    LP_PVE_TOKEN_ID, LP_TOKEN_SECRET,
+};
 
 /// The default world with the README's accounts: `k8s@pve!controller` and ONTAP login `pveontap`.
 fn world(privileges: &[String], tuples: &[(String, String)]) -> pve_ontap_sim::Scenario {
-    let mut s = serde_json::to_value(pve_ontap_sim::Scenario::default_scenario()).unwrap();
-    s["pve"]["users"].as_array_mut().unwrap().push(json!({
-        "userid": "k8s@pve",
-        "acl": [{ "path": "/", "privileges": privileges }],
-        "tokens": [{ "id": "controller", "secret": TOKEN_SECRET, "privsep": false }],
-    }));
-    s["ontap"]["users"].as_array_mut().unwrap().push(json!({
-        "username": "pveontap", "password": ONTAP_PASSWORD, "role": "pveontap",
-    }));
-    s["ontap"]["rest_roles"] = json!([{
-        "name": "pveontap",
-        "privileges": tuples.iter().map(|(p, a)| json!({ "path": p, "access": a })).collect::<Vec<Value>>(),
-    }]);
-    serde_json::from_value(s).expect("scenario")
+    with_accounts(
+        pve_ontap_sim::Scenario::default_scenario(),
+        privileges,
+        tuples,
+    )
 }
 
 async fn start(prefix: &str, privileges: &[String], tuples: &[(String, String)]) -> Harness {
@@ -72,8 +28,8 @@ async fn start(prefix: &str, privileges: &[String], tuples: &[(String, String)])
         prefix,
         Options {
             scenario: Some(world(privileges, tuples)),
-            pve_token: Some(format!("k8s@pve!controller={TOKEN_SECRET}")),
-            ontap_login: Some(("pveontap".into(), ONTAP_PASSWORD.into())),
+            pve_token: Some(format!("{LP_PVE_TOKEN_ID}={LP_TOKEN_SECRET}")),
+            ontap_login: Some((LP_ONTAP_LOGIN.into(), LP_ONTAP_PASSWORD.into())),
             ..Default::default()
         },
     )

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 mod builders;
 
 // Every test binary compiles this module; not all of them build fixtures.
@@ -127,6 +128,8 @@ pub struct Harness {
     pub metrics: Arc<Metrics>,
     /// The controller's clock for schedules (see [`Options::clock`]).
     pub clock: Clock,
+    fsfreeze_deadline: Option<Duration>,
+    hosts: Vec<(String, std::net::IpAddr)>,
     shutdown: CancellationToken,
     controller: Option<tokio::task::JoinHandle<()>>,
     controller_client: Client,
@@ -149,6 +152,8 @@ pub struct Options {
     pub ontap_login: Option<(String, String)>,
     /// The controller's clock for schedules; default the system clock.
     pub clock: Option<Clock>,
+    /// The controller's fs-freeze deadline; default the controller's.
+    pub fsfreeze_deadline: Option<Duration>,
 }
 
 impl Harness {
@@ -184,7 +189,42 @@ impl Harness {
         let controller_client = identity.client(cp).await.expect("controller client");
 
         let tmp = tempfile::tempdir().expect("tempdir");
+        let mut opts = opts;
+        // Under `PVEONTAP_TEST_ACCOUNTS=least-privilege`, every test that does not choose its accounts runs as the
+        // README's least-privilege accounts.
+        if accounts::least_privilege_by_default()
+            && opts.pve_token.is_none()
+            && opts.ontap_login.is_none()
+        {
+            let scenario = opts
+                .scenario
+                .take()
+                .unwrap_or_else(pve_ontap_sim::Scenario::default_scenario);
+            opts.scenario = Some(accounts::with_accounts(
+                scenario,
+                &accounts::readme_pve_privileges(),
+                &accounts::readme_ontap_tuples(),
+            ));
+            opts.pve_token = Some(format!(
+                "{}={}",
+                accounts::LP_PVE_TOKEN_ID,
+                accounts::LP_TOKEN_SECRET
+            ));
+            opts.ontap_login = Some((
+                accounts::LP_ONTAP_LOGIN.into(),
+                accounts::LP_ONTAP_PASSWORD.into(),
+            ));
+        }
         let mut sim_opts = SimOptions::ephemeral(tmp.path().join("tls"));
+        // The controller knows the world's host names as it would from the site's DNS, and nothing else.
+        let hosts = opts
+            .scenario
+            .as_ref()
+            .map(|s| s.hosts.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(n, a)| (n, a.parse().expect("scenario host address")))
+            .collect::<Vec<_>>();
         if let Some(scenario) = opts.scenario {
             sim_opts.scenario = pve_ontap_sim::ScenarioSource::Value(Box::new(scenario));
         }
@@ -280,6 +320,8 @@ impl Harness {
             ontap_name,
             metrics: Arc::new(Metrics::new()),
             clock: opts.clock.clone().unwrap_or_default(),
+            fsfreeze_deadline: opts.fsfreeze_deadline,
+            hosts,
             shutdown: CancellationToken::new(),
             controller: None,
             controller_client,
@@ -295,6 +337,10 @@ impl Harness {
         s.backoff_base = Duration::from_millis(200);
         s.backoff_max = Duration::from_secs(3);
         s.clock = self.clock.clone();
+        if let Some(d) = self.fsfreeze_deadline {
+            s.fsfreeze_deadline = d;
+        }
+        s.hosts = pve_ontap_controller::controller::resolve::HostResolver::fixed(self.hosts.clone());
         s
     }
 
