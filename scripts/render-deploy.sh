@@ -66,7 +66,8 @@ NS
     sed -e '1{/^---$/d}' "$crd"
   done
 } >"$out/10-crds.yaml"
-join_templates serviceaccount.yaml clusterrole.yaml clusterrolebinding.yaml role.yaml rolebinding.yaml >"$out/20-rbac.yaml"
+join_templates serviceaccount.yaml clusterrole.yaml clusterrolebinding.yaml role.yaml rolebinding.yaml \
+  storage-viewer-clusterrole.yaml >"$out/20-rbac.yaml"
 join_templates deployment.yaml >"$out/30-deployment.yaml"
 join_templates service.yaml >"$out/40-service.yaml"
 join_templates admissionpolicy.yaml >"$out/50-admission-policy.yaml"

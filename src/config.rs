@@ -65,6 +65,11 @@ pub struct Config {
     #[arg(long, env = "RESYNC_SECONDS", default_value_t = 300)]
     pub resync_seconds: u64,
 
+    /// Period of the OntapStorage refresh (seconds): every ONTAP-backed Proxmox storage's volume, space and
+    /// snapshots are read again (one volume GET and one snapshot listing per storage). 0 turns discovery off.
+    #[arg(long, env = "DISCOVERY_INTERVAL_SECONDS", default_value_t = 180)]
+    pub discovery_interval_seconds: u64,
+
     /// Longest time a guest file system stays frozen (seconds); Windows VSS thaws by itself after ~10 s.
     #[arg(long, env = "FSFREEZE_DEADLINE_SECONDS", default_value_t = 8)]
     pub fsfreeze_deadline_seconds: u64,
@@ -97,6 +102,12 @@ pub struct Config {
 impl Config {
     pub fn resync_period(&self) -> Duration {
         Duration::from_secs(self.resync_seconds.max(1))
+    }
+
+    /// `None` when discovery is off.
+    pub fn discovery_interval(&self) -> Option<Duration> {
+        (self.discovery_interval_seconds > 0)
+            .then(|| Duration::from_secs(self.discovery_interval_seconds))
     }
 }
 

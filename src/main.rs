@@ -128,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
             backends: config.backend_workers,
         },
         resync: config.resync_period(),
+        discovery_interval: config.discovery_interval(),
         fsfreeze_deadline: Duration::from_secs(config.fsfreeze_deadline_seconds),
         shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
         instance: config.instance.clone(),

@@ -4,6 +4,7 @@ pub mod common;
 pub mod conditions;
 pub mod flex_clone_mount;
 pub mod ontap_cluster;
+pub mod ontap_storage;
 pub mod proxmox_cluster;
 pub mod scope;
 pub mod vm_disk_clone;
@@ -14,6 +15,7 @@ pub mod volume_snapshot_schedule;
 pub use common::{DeletionPolicy, Phase, FINALIZER};
 pub use flex_clone_mount::{FlexCloneMount, FlexCloneMountSpec, FlexCloneMountStatus};
 pub use ontap_cluster::{OntapCluster, OntapClusterSpec, OntapClusterStatus};
+pub use ontap_storage::{OntapStorage, OntapStorageSpec, OntapStorageStatus};
 pub use proxmox_cluster::{ProxmoxCluster, ProxmoxClusterSpec, ProxmoxClusterStatus};
 pub use vm_disk_clone::{VmDiskClone, VmDiskCloneSpec, VmDiskCloneStatus};
 pub use volume_snapshot::{VolumeSnapshot, VolumeSnapshotSpec, VolumeSnapshotStatus};
@@ -32,6 +34,7 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
         ("proxmoxclusters.yaml", ProxmoxCluster::crd()),
         ("ontapclusters.yaml", OntapCluster::crd()),
+        ("ontapstorages.yaml", OntapStorage::crd()),
         ("vmdiskclones.yaml", VmDiskClone::crd()),
         ("volumesnapshots.yaml", VolumeSnapshot::crd()),
         ("flexclonemounts.yaml", FlexCloneMount::crd()),

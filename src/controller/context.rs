@@ -67,6 +67,8 @@ pub struct Settings {
     pub clock: super::clock::Clock,
     /// How NFS server names in storage definitions become addresses.
     pub hosts: super::resolve::HostResolver,
+    /// Period of the OntapStorage refresh (discovery of storages, volumes and snapshots); `None`: no discovery.
+    pub discovery_interval: Option<Duration>,
 }
 
 impl Settings {
@@ -84,6 +86,7 @@ impl Settings {
             facts_ttl: Duration::from_secs(60),
             clock: super::clock::Clock::system(),
             hosts: super::resolve::HostResolver::system(),
+            discovery_interval: None,
         }
     }
 }
@@ -106,6 +109,10 @@ pub struct BackendFacts {
     /// Objects whose cleanup finished (everything removed or retained), key = object UID: a reconcile woken
     /// by the cleanup's own status writes before the object is gone only releases the finalizer.
     pub cleaned: FactCache<()>,
+    /// ProxmoxClusters whose storages discovery resolved afresh within most of a discovery period, key = UID:
+    /// the periodic refresh asks the backends anew (new and removed storages show), refreshes woken by a change
+    /// in between reuse what resolution remembers.
+    pub discovered: FactCache<()>,
     /// How many config changes this process made per VM (`<ProxmoxCluster>/<vmid>`): a config read before the
     /// count moved is known stale without asking Proxmox, so parallel objects of one VM re-read instead of
     /// colliding on the digest.
@@ -125,6 +132,7 @@ impl BackendFacts {
             checked: FactCache::new(resync),
             finished: FactCache::new(resync),
             cleaned: FactCache::new(resync),
+            discovered: FactCache::new(Duration::ZERO),
             config_writes: Mutex::new(HashMap::new()),
         }
     }
@@ -163,7 +171,15 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             backoff: Backoff::new(settings.backoff_base, settings.backoff_max),
             locks: KeyedLocks::default(),
-            facts: BackendFacts::new(settings.facts_ttl, settings.resync),
+            facts: BackendFacts {
+                // Slightly shorter than the period, so each periodic refresh resolves afresh.
+                discovered: FactCache::new(
+                    settings
+                        .discovery_interval
+                        .map_or(Duration::ZERO, |d| d.mul_f64(0.9)),
+                ),
+                ..BackendFacts::new(settings.facts_ttl, settings.resync)
+            },
             backends: Backends::new(
                 client.clone(),
                 Arc::new(super::backends::HttpClientFactory {

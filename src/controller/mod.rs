@@ -11,6 +11,7 @@ pub mod locks;
 pub mod naming;
 pub mod object;
 pub mod ontap_cluster;
+pub mod ontap_storage;
 pub mod ports;
 pub mod probe;
 pub mod proxmox_cluster;

@@ -45,6 +45,12 @@ pub struct ParsedMarker {
     pub uid: String,
 }
 
+/// The cluster part of the markers this controller writes for Kubernetes cluster `cluster_id` (compare with
+/// [`ParsedMarker::cluster`]).
+pub fn marker_cluster(cluster_id: &str) -> String {
+    cluster_hash(cluster_id)
+}
+
 fn cluster_hash(cluster_id: &str) -> String {
     let digest = hex::encode(Sha256::digest(cluster_id.as_bytes()));
     digest[..HASH_LEN].to_owned()

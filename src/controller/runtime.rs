@@ -20,11 +20,11 @@ use super::error::Error;
 use super::object::Managed;
 use super::reconcile::error_policy;
 use super::{
-    flex_clone_mount, vm_disk_clone, volume_snapshot, volume_snapshot_restore,
+    flex_clone_mount, ontap_storage, vm_disk_clone, volume_snapshot, volume_snapshot_restore,
     volume_snapshot_schedule,
 };
 use crate::api::{
-    FlexCloneMount, OntapCluster, ProxmoxCluster, VmDiskClone, VolumeSnapshot,
+    FlexCloneMount, OntapCluster, OntapStorage, ProxmoxCluster, VmDiskClone, VolumeSnapshot,
     VolumeSnapshotRestore, VolumeSnapshotSchedule,
 };
 use crate::metrics::Metrics;
@@ -55,6 +55,7 @@ pub async fn check_crds_served(client: &Client, namespaces: &[String]) -> Result
     }
     probe(Api::<ProxmoxCluster>::all(client.clone())).await?;
     probe(Api::<OntapCluster>::all(client.clone())).await?;
+    probe(Api::<OntapStorage>::all(client.clone())).await?;
     for api in namespaced_apis::<VmDiskClone>(client, namespaces) {
         probe(api).await?;
     }
@@ -77,6 +78,7 @@ fn leak_kind<K: Resource<DynamicType = ()>>() -> &'static str {
     match K::kind(&()).as_ref() {
         "ProxmoxCluster" => "ProxmoxCluster",
         "OntapCluster" => "OntapCluster",
+        "OntapStorage" => "OntapStorage",
         "VmDiskClone" => "VmDiskClone",
         "VolumeSnapshot" => "VolumeSnapshot",
         "FlexCloneMount" => "FlexCloneMount",
@@ -111,9 +113,25 @@ where
     F: FnMut(Arc<K>, Arc<Context>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
-    let kind = K::kind(&()).to_string();
     let controller = Controller::new(api, watcher::Config::default().any_semantic())
         .with_config(ControllerConfig::default().concurrency(workers));
+    run_built(controller, ctx, shutdown, reconcile, policy)
+}
+
+/// Runs a `Controller` built by the caller (extra triggers, its own config) like [`run_controller`].
+fn run_built<K, F, Fut>(
+    controller: Controller<K>,
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+    reconcile: F,
+    policy: fn(Arc<K>, &Error, Arc<Context>) -> Action,
+) -> BoxFuture<'static, ()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: FnMut(Arc<K>, Arc<Context>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    let kind = K::kind(&()).to_string();
     let store = controller.store();
     let stopped_early = stopped_before_first_sync(store, shutdown.clone(), kind.clone());
     let stream = controller
@@ -231,6 +249,30 @@ pub async fn run(
             shutdown.clone(),
             volume_snapshot_schedule::reconcile,
             error_policy::<VolumeSnapshotSchedule>,
+        ));
+    }
+    if ctx.settings.discovery_interval.is_some() {
+        // One refresh per ProxmoxCluster covers all its storages; a change anywhere refreshes every cluster
+        // (there are few), at most once a second.
+        let controller = Controller::new(
+            Api::<ProxmoxCluster>::all(client.clone()),
+            watcher::Config::default().any_semantic(),
+        )
+        .with_config(
+            ControllerConfig::default()
+                .concurrency(conc.backends)
+                .debounce(std::time::Duration::from_secs(1)),
+        )
+        .reconcile_all_on(ontap_storage::triggers::stream(
+            &client,
+            &ctx.settings.namespaces,
+        ));
+        tasks.push(run_built(
+            controller,
+            ctx.clone(),
+            shutdown.clone(),
+            ontap_storage::reconcile,
+            ontap_storage::error_policy,
         ));
     }
     info!(controllers = tasks.len(), "controllers started");

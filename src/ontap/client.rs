@@ -408,6 +408,15 @@ impl OntapClient {
         .await
     }
 
+    /// `GET /api/storage/volumes/{uuid}` with the space figures discovery reports.
+    pub async fn volume_usage(&self, uuid: &str) -> Result<VolumeUsage> {
+        self.get_one(
+            &format!("/api/storage/volumes/{}", encode_segment(uuid)),
+            &[("fields", VOLUME_USAGE_FIELDS)],
+        )
+        .await
+    }
+
     /// The volume `name` in SVM `svm`, if any.
     pub async fn find_volume(&self, svm: &str, name: &str) -> Result<Option<Volume>> {
         let v = self
@@ -548,6 +557,18 @@ impl OntapClient {
                 encode_segment(volume_uuid)
             ),
             &[("fields", SNAPSHOT_FIELDS)],
+        )
+        .await
+    }
+
+    /// Every snapshot of a volume with its size, in one listing.
+    pub async fn snapshot_details(&self, volume_uuid: &str) -> Result<Vec<SnapshotDetail>> {
+        self.get_all(
+            &format!(
+                "/api/storage/volumes/{}/snapshots",
+                encode_segment(volume_uuid)
+            ),
+            &[("fields", SNAPSHOT_DETAIL_FIELDS)],
         )
         .await
     }

@@ -113,6 +113,9 @@ pub struct VolumeClone {
     pub split_initiated: Option<bool>,
     #[serde(default)]
     pub split_complete_percent: Option<u32>,
+    /// On a parent: whether any FlexClone depends on it (9.11+).
+    #[serde(default)]
+    pub has_flexclone: Option<bool>,
 }
 
 /// `/api/storage/volumes` record.
@@ -176,6 +179,76 @@ pub struct Snapshot {
 }
 
 pub const SNAPSHOT_FIELDS: &str = "uuid,name,comment,create_time,owners,volume.name,volume.uuid";
+
+/// `space` of a volume record, as far as discovery reports it (bytes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeSpace {
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// What `df` shows as used: the active file system and snapshot spill.
+    #[serde(default)]
+    pub used: Option<u64>,
+    /// Blocks physically held by the volume (shared blocks once).
+    #[serde(default)]
+    pub physical_used: Option<u64>,
+    #[serde(default)]
+    pub logical_space: Option<VolumeLogicalSpace>,
+    #[serde(default)]
+    pub snapshot: Option<VolumeSnapshotSpace>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeLogicalSpace {
+    /// Physical use plus what sharing (FileClone, deduplication) and compression saved.
+    #[serde(default)]
+    pub used: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeSnapshotSpace {
+    #[serde(default)]
+    pub used: Option<u64>,
+}
+
+/// A volume record with its space figures (`GET /api/storage/volumes/{uuid}` with [`VOLUME_USAGE_FIELDS`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeUsage {
+    pub uuid: String,
+    pub name: String,
+    #[serde(default)]
+    pub svm: Option<NamedRef>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub space: Option<VolumeSpace>,
+    #[serde(default)]
+    pub clone: Option<VolumeClone>,
+    #[serde(default)]
+    pub snapshot_count: Option<u64>,
+}
+
+/// Fields of [`VolumeUsage`]; `space.logical_space` and `space.snapshot` are expensive and must be named.
+/// `clone.has_flexclone` (9.11+) says whether any FlexClone has this volume as parent, so the clones are listed
+/// only when there are some.
+pub const VOLUME_USAGE_FIELDS: &str = "uuid,name,svm.name,state,snapshot_count,space.size,space.used,\
+space.physical_used,space.logical_space.used,space.snapshot.used,clone.has_flexclone";
+
+/// A snapshot record with its size (`size` exists since 9.9; older releases leave it out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotDetail {
+    pub uuid: String,
+    pub name: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub create_time: Option<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+pub const SNAPSHOT_DETAIL_FIELDS: &str = "uuid,name,comment,create_time,owners,size";
 
 /// A files-API record (directory entry or metadata).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -129,6 +129,7 @@ pub struct Harness {
     /// The controller's clock for schedules (see [`Options::clock`]).
     pub clock: Clock,
     fsfreeze_deadline: Option<Duration>,
+    discovery_interval: Option<Duration>,
     hosts: Vec<(String, std::net::IpAddr)>,
     shutdown: CancellationToken,
     controller: Option<tokio::task::JoinHandle<()>>,
@@ -154,6 +155,8 @@ pub struct Options {
     pub clock: Option<Clock>,
     /// The controller's fs-freeze deadline; default the controller's.
     pub fsfreeze_deadline: Option<Duration>,
+    /// Run discovery (OntapStorage) with this period; default off, so other tests' call counts stay theirs.
+    pub discovery_interval: Option<Duration>,
 }
 
 impl Harness {
@@ -321,6 +324,7 @@ impl Harness {
             metrics: Arc::new(Metrics::new()),
             clock: opts.clock.clone().unwrap_or_default(),
             fsfreeze_deadline: opts.fsfreeze_deadline,
+            discovery_interval: opts.discovery_interval,
             hosts,
             shutdown: CancellationToken::new(),
             controller: None,
@@ -340,6 +344,7 @@ impl Harness {
         if let Some(d) = self.fsfreeze_deadline {
             s.fsfreeze_deadline = d;
         }
+        s.discovery_interval = self.discovery_interval;
         s.hosts = pve_ontap_controller::controller::resolve::HostResolver::fixed(self.hosts.clone());
         s
     }

@@ -30,6 +30,33 @@ pub struct SnapshotInfo {
     pub owners: Vec<String>,
 }
 
+/// A volume's identity and space figures in bytes (`None`: the release does not report the figure).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeUsage {
+    pub name: String,
+    pub uuid: String,
+    pub svm: String,
+    pub state: Option<String>,
+    pub size: Option<u64>,
+    pub used: Option<u64>,
+    pub physical_used: Option<u64>,
+    pub logical_used: Option<u64>,
+    pub snapshot_used: Option<u64>,
+    /// Whether a FlexClone has this volume as parent; `None` when the release does not say.
+    pub has_flexclone: Option<bool>,
+}
+
+/// A snapshot as discovery lists it: [`SnapshotInfo`] plus its size.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotDetail {
+    pub uuid: String,
+    pub name: String,
+    pub comment: Option<String>,
+    pub create_time: Option<String>,
+    pub owners: Vec<String>,
+    pub size: Option<u64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewFlexClone {
     pub name: String,
@@ -121,6 +148,12 @@ pub trait Ontap: Send + Sync {
         snapshot_uuid: &str,
         comment: &str,
     ) -> Result<Progress>;
+    /// One volume with its space figures (one GET).
+    async fn volume_usage(&self, uuid: &str) -> Result<VolumeUsage>;
+    /// Every snapshot of a volume with its size (one listing).
+    async fn snapshot_details(&self, volume_uuid: &str) -> Result<Vec<SnapshotDetail>>;
+    /// Every FlexClone whose parent is the volume, whatever the snapshot (one filtered listing).
+    async fn clones_of_volume(&self, volume_uuid: &str) -> Result<Vec<OntapVolume>>;
 }
 /// ONTAP as the reconcilers hold it.
 pub type OntapClient = Arc<dyn Ontap>;
@@ -405,5 +438,49 @@ impl Ontap for OntapAdapter {
                 .set_snapshot_comment(volume_uuid, snapshot_uuid, comment)
                 .await?,
         ))
+    }
+
+    async fn volume_usage(&self, uuid: &str) -> Result<VolumeUsage> {
+        let v = self.api.volume_usage(uuid).await?;
+        let space = v.space.unwrap_or_default();
+        Ok(VolumeUsage {
+            svm: v.svm.and_then(|s| s.name).unwrap_or_default(),
+            state: v.state,
+            size: space.size,
+            used: space.used,
+            physical_used: space.physical_used,
+            logical_used: space.logical_space.and_then(|l| l.used),
+            snapshot_used: space.snapshot.and_then(|s| s.used),
+            has_flexclone: v.clone.and_then(|c| c.has_flexclone),
+            name: v.name,
+            uuid: v.uuid,
+        })
+    }
+
+    async fn snapshot_details(&self, volume_uuid: &str) -> Result<Vec<SnapshotDetail>> {
+        Ok(self
+            .api
+            .snapshot_details(volume_uuid)
+            .await?
+            .into_iter()
+            .map(|s| SnapshotDetail {
+                uuid: s.uuid,
+                name: s.name,
+                comment: s.comment,
+                create_time: s.create_time,
+                owners: s.owners,
+                size: s.size,
+            })
+            .collect())
+    }
+
+    async fn clones_of_volume(&self, volume_uuid: &str) -> Result<Vec<OntapVolume>> {
+        Ok(self
+            .api
+            .list_volumes(&[("clone.parent_volume.uuid", volume_uuid)])
+            .await?
+            .into_iter()
+            .map(ontap_volume)
+            .collect())
     }
 }

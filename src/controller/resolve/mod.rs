@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 pub use backing::{resolve_storage, Ambiguous, Backing, DataLif, StorageInfo, VolumeInfo};
 pub use hosts::{HostResolver, HostsFileError};
-pub use storages::{export_and_parents, forget, resolve as backings, Backings};
+pub use storages::{export_and_parents, forget, resolve as backings, resolve_all, Backings};
 
 use std::time::Duration;
 

@@ -47,6 +47,79 @@ pub async fn resolve(
     fresh: bool,
 ) -> Result<Backings, Error> {
     let (ontaps, broken) = backends::ontaps_for(run.backends, run.namespace).await?;
+    resolve_ids(run, &ontaps, broken, ids, None, Mode::Object, fresh).await
+}
+
+/// Who asks: an object, for the storages it uses (a storage that cannot be resolved is its error), or
+/// discovery, for every storage (one that cannot be resolved is left out, and no volume listing is made to find it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Object,
+    Discovery,
+}
+
+/// Resolves every NFS storage of the ProxmoxCluster against `ontaps` (discovery: the OntapClusters the
+/// controller pairs with it). Storages that match nothing, match ambiguously or are pinned to something that
+/// does not exist are left out of `by_storage`; `listed` has every storage definition.
+pub async fn resolve_all(
+    run: &Lookup<'_>,
+    ontaps: &[(crate::api::OntapCluster, OntapClient)],
+    fresh: bool,
+) -> Result<Backings, Error> {
+    let mut remembered = false;
+    let storages = storage_list(run, fresh, &mut remembered).await?;
+    let ids: BTreeSet<String> = storages
+        .iter()
+        .filter(|s| {
+            s.kind == "nfs"
+                && ((s.server.is_some() && s.export.is_some())
+                    || run.mappings.iter().any(|m| m.storage == s.id))
+        })
+        .map(|s| s.id.clone())
+        .collect();
+    let mut out = resolve_ids(
+        run,
+        ontaps,
+        Vec::new(),
+        &ids,
+        Some(storages.clone()),
+        Mode::Discovery,
+        fresh,
+    )
+    .await?;
+    out.remembered |= remembered;
+    out.listed = storages;
+    Ok(out)
+}
+
+/// The ProxmoxCluster's storage definitions, remembered for a short while unless `fresh`.
+async fn storage_list(
+    run: &Lookup<'_>,
+    fresh: bool,
+    remembered: &mut bool,
+) -> Result<Vec<PveStorage>, Error> {
+    match run.facts.storages.get(run.pve_name).filter(|_| !fresh) {
+        Some(s) => {
+            *remembered = true;
+            Ok(s)
+        }
+        None => {
+            let s = run.pve.storages().await?;
+            run.facts.storages.put(run.pve_name, s.clone());
+            Ok(s)
+        }
+    }
+}
+
+async fn resolve_ids(
+    run: &Lookup<'_>,
+    ontaps: &[(crate::api::OntapCluster, OntapClient)],
+    broken: Vec<String>,
+    ids: &BTreeSet<String>,
+    listed: Option<Vec<PveStorage>>,
+    mode: Mode,
+    fresh: bool,
+) -> Result<Backings, Error> {
     let facts = run.facts;
     let key = |id: &str| format!("{}/{id}", run.pve_name);
     let mut out = Backings {
@@ -75,16 +148,9 @@ pub async fn resolve(
         return Ok(out);
     }
 
-    let storages: Vec<PveStorage> = match facts.storages.get(run.pve_name).filter(|_| !fresh) {
-        Some(s) => {
-            out.remembered = true;
-            s
-        }
-        None => {
-            let s = run.pve.storages().await?;
-            facts.storages.put(run.pve_name, s.clone());
-            s
-        }
+    let storages: Vec<PveStorage> = match listed {
+        Some(s) => s,
+        None => storage_list(run, fresh, &mut out.remembered).await?,
     };
     out.listed = storages.clone();
     let pinned = |id: &str| run.mappings.iter().find(|m| m.storage == id);
@@ -92,7 +158,14 @@ pub async fn resolve(
         let Some(st) = storages.iter().find(|s| &s.id == id) else {
             continue;
         };
-        let b = pinned_backing(run, &ontaps, st, pinned(id).expect("filtered")).await?;
+        let b = match pinned_backing(run, ontaps, st, pinned(id).expect("filtered")).await {
+            Ok(b) => b,
+            Err(e) if mode == Mode::Discovery && e.is_permanent() => {
+                tracing::debug!(storage = %id, error = %e, "pinned storage left out of discovery");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         facts.backings.put(key(id), b.clone());
         out.by_storage.insert(id.clone(), b);
     }
@@ -117,7 +190,7 @@ pub async fn resolve(
                 .await,
         });
     }
-    let mut lifs = serving_lifs(run, &ontaps, fresh, &mut out.remembered).await?;
+    let mut lifs = serving_lifs(run, ontaps, fresh, &mut out.remembered).await?;
     let unserved = |lifs: &[DataLif]| {
         missing.iter().any(|id| {
             nfs.iter()
@@ -127,7 +200,7 @@ pub async fn resolve(
     };
     if !fresh && unserved(&lifs) {
         // LIFs move rarely, but a remembered list must not hide a new one.
-        lifs = serving_lifs(run, &ontaps, true, &mut out.remembered).await?;
+        lifs = serving_lifs(run, ontaps, true, &mut out.remembered).await?;
     }
     // Only storages a LIF serves can be ONTAP volumes; a disk on another kind of storage costs no query.
     let served = |s: &StorageInfo| lifs.iter().any(|l| serves(&l.address, &s.addresses));
@@ -145,7 +218,7 @@ pub async fn resolve(
     }
     let mut volumes = Vec::new();
     for ((cluster, svm), paths) in &paths {
-        let client = client_of(&ontaps, cluster)?;
+        let client = client_of(ontaps, cluster)?;
         let paths: Vec<String> = paths.iter().cloned().collect();
         collect(
             &mut volumes,
@@ -156,13 +229,14 @@ pub async fn resolve(
     let mut listed = BTreeSet::new();
     for s in &nfs {
         let wanted = missing.contains(&s.id);
-        let mut backing = matched(run, s, &lifs, &volumes, wanted)?;
-        if backing.is_none() && wanted {
+        // Discovery reports what resolves and leaves out what does not: no error, no listing of every volume.
+        let mut backing = matched(run, s, &lifs, &volumes, wanted && mode == Mode::Object)?;
+        if backing.is_none() && wanted && mode == Mode::Object {
             // The filter found nothing although a LIF may serve the export (a path the query cannot express):
             // fall back to every volume of those clusters.
             for lif in lifs.iter().filter(|l| serves(&l.address, &s.addresses)) {
                 if listed.insert(lif.ontap_cluster.clone()) {
-                    let client = client_of(&ontaps, &lif.ontap_cluster)?;
+                    let client = client_of(ontaps, &lif.ontap_cluster)?;
                     collect(&mut volumes, &lif.ontap_cluster, client.volumes().await?);
                 }
             }
