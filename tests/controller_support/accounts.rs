@@ -68,7 +68,10 @@ pub fn with_accounts(
     s["ontap"]["users"].as_array_mut().unwrap().push(json!({
         "username": LP_ONTAP_LOGIN, "password": LP_ONTAP_PASSWORD, "role": "pveontap",
     }));
-    let roles = s["ontap"]["rest_roles"].as_array().cloned().unwrap_or_default();
+    let roles = s["ontap"]["rest_roles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut roles: Vec<Value> = roles;
     roles.push(json!({
         "name": "pveontap",

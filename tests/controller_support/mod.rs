@@ -340,7 +340,8 @@ impl Harness {
         if let Some(d) = self.fsfreeze_deadline {
             s.fsfreeze_deadline = d;
         }
-        s.hosts = pve_ontap_controller::controller::resolve::HostResolver::fixed(self.hosts.clone());
+        s.hosts =
+            pve_ontap_controller::controller::resolve::HostResolver::fixed(self.hosts.clone());
         s
     }
 
