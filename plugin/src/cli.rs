@@ -224,7 +224,12 @@ pub struct StorageRestore {
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Accept the plan only if it destroys exactly these snapshots (comma-separated ONTAP names; `-` for none).
-    #[arg(long, value_name = "SNAPSHOTS", value_delimiter = ',', conflicts_with = "vm")]
+    #[arg(
+        long,
+        value_name = "SNAPSHOTS",
+        value_delimiter = ',',
+        conflicts_with = "vm"
+    )]
     pub confirm_destroy: Vec<String>,
     /// Name of the VolumeSnapshotRestore object (default: `<snapshot>-restore-<UTC time>`).
     #[arg(long, value_name = "NAME")]

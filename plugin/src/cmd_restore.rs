@@ -38,10 +38,19 @@ pub async fn run(ctx: &Ctx, args: &StorageRestore) -> anyhow::Result<()> {
             storage: storage.clone(),
             snapshot: args.snapshot.clone(),
         },
-        None => SnapshotRef::Object(lookup::existing_snapshot(ctx, &args.snapshot).await?.name_any()),
+        None => SnapshotRef::Object(
+            lookup::existing_snapshot(ctx, &args.snapshot)
+                .await?
+                .name_any(),
+        ),
     };
     // `-` confirms explicitly that nothing is destroyed.
-    let confirm: Vec<String> = args.confirm_destroy.iter().filter(|s| *s != "-").cloned().collect();
+    let confirm: Vec<String> = args
+        .confirm_destroy
+        .iter()
+        .filter(|s| *s != "-")
+        .cloned()
+        .collect();
     let explicit = !args.confirm_destroy.is_empty();
     let request = |confirm: &[String]| -> anyhow::Result<VolumeSnapshotRestore> {
         manifests::volume_snapshot_restore(
@@ -81,7 +90,10 @@ pub async fn run(ctx: &Ctx, args: &StorageRestore) -> anyhow::Result<()> {
             None => Ok(()),
         };
     }
-    let placeholder = vec![format!("pveontap-plan-only-{}", uuid::Uuid::new_v4().simple())];
+    let placeholder = vec![format!(
+        "pveontap-plan-only-{}",
+        uuid::Uuid::new_v4().simple()
+    )];
     let Some(obj) = submit::create(ctx, &request(&placeholder)?).await? else {
         return Ok(());
     };
@@ -109,7 +121,11 @@ async fn plan_and_confirm(
         };
         let c = view::common(o);
         if c.is_failed() {
-            return Verdict::Failed(format!("the restore cannot be done ({}): {}", c.reason(), c.detail()));
+            return Verdict::Failed(format!(
+                "the restore cannot be done ({}): {}",
+                c.reason(),
+                c.detail()
+            ));
         }
         if c.current && NEEDS_A_PERSON.contains(&c.reason()) && o["status"]["plan"].is_object() {
             Verdict::Done
@@ -122,7 +138,10 @@ async fn plan_and_confirm(
         .expect("a planned object");
     let c = view::common(&obj);
     if c.reason() == "NewerSnapshotInUse" {
-        return Err(fail(format!("the restore cannot be done now: {}; nothing was changed", c.detail())));
+        return Err(fail(format!(
+            "the restore cannot be done now: {}; nothing was changed",
+            c.detail()
+        )));
     }
     let plan = &obj["status"]["plan"];
     eprint!("{}", describe_plan(&obj, args.restart_vms));
@@ -155,7 +174,14 @@ async fn plan_and_confirm(
         )
         .await
         .map_err(|e| api_error(&format!("confirming VolumeSnapshotRestore {name}"), e))?;
-    eprintln!("confirmed: {}", if destroys.is_empty() { "(no snapshot destroyed)".into() } else { destroys.join(", ") });
+    eprintln!(
+        "confirmed: {}",
+        if destroys.is_empty() {
+            "(no snapshot destroyed)".into()
+        } else {
+            destroys.join(", ")
+        }
+    );
     Ok(())
 }
 
@@ -169,7 +195,9 @@ async fn restore_vm(
 ) -> anyhow::Result<()> {
     let what = match snapshot {
         SnapshotRef::Object(n) => format!("VolumeSnapshot {n}"),
-        SnapshotRef::Foreign { storage, snapshot, .. } => format!("snapshot {snapshot} of storage {storage}"),
+        SnapshotRef::Foreign {
+            storage, snapshot, ..
+        } => format!("snapshot {snapshot} of storage {storage}"),
     };
     eprintln!(
         "Restore of VM {vmid} from {what}: every disk file of the VM that the snapshot holds is put back over the \
@@ -231,17 +259,27 @@ async fn carry_out(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()))
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| x.to_string())
+            })
             .collect()
     };
-    for (label, key) in [("destroyed snapshots", "destroyedSnapshots"), ("files restored", "filesRestored")] {
+    for (label, key) in [
+        ("destroyed snapshots", "destroyedSnapshots"),
+        ("files restored", "filesRestored"),
+    ] {
         let items = list(key);
         if !items.is_empty() {
             println!("  {label}: {}", items.join(", "));
         }
     }
     for vm in st["vmsWithMissingDisks"].as_array().into_iter().flatten() {
-        println!("  WARNING: VM {} references disk files the restore removed: {}", vm["vmid"], vm["disks"]);
+        println!(
+            "  WARNING: VM {} references disk files the restore removed: {}",
+            vm["vmid"], vm["disks"]
+        );
     }
     Ok(())
 }
@@ -273,7 +311,10 @@ pub fn describe_plan(obj: &Value, restart_vms: bool) -> String {
     if destroys.is_empty() {
         out.push_str("  destroys no snapshot (none is newer)\n");
     } else {
-        out.push_str(&format!("  destroys {} newer snapshot(s):\n", destroys.len()));
+        out.push_str(&format!(
+            "  destroys {} newer snapshot(s):\n",
+            destroys.len()
+        ));
         for d in destroys {
             let managed = d["volumeSnapshot"]
                 .as_str()
@@ -293,7 +334,10 @@ pub fn describe_plan(obj: &Value, restart_vms: bool) -> String {
             "  shuts down and starts again VMs {}\n",
             vms.join(", ")
         )),
-        (false, false) => out.push_str(&format!("  VMs {} run and must be stopped first\n", vms.join(", "))),
+        (false, false) => out.push_str(&format!(
+            "  VMs {} run and must be stopped first\n",
+            vms.join(", ")
+        )),
     }
     out
 }
@@ -332,9 +376,18 @@ mod tests {
                       "stops": [{ "vmid": 100, "node": "pve1" }] } } });
         let text = describe_plan(&obj, true);
         assert!(text.contains("to snapshot before"), "{text}");
-        assert!(text.contains("after  2026-01-05T12:00:00Z  (VolumeSnapshot after-obj)"), "{text}");
-        assert!(text.contains("shuts down and starts again VMs 100"), "{text}");
+        assert!(
+            text.contains("after  2026-01-05T12:00:00Z  (VolumeSnapshot after-obj)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shuts down and starts again VMs 100"),
+            "{text}"
+        );
         let text = describe_plan(&obj, false);
-        assert!(text.contains("VMs 100 run and must be stopped first"), "{text}");
+        assert!(
+            text.contains("VMs 100 run and must be stopped first"),
+            "{text}"
+        );
     }
 }

@@ -29,7 +29,11 @@ async fn snapshot(ctx: &Ctx, args: &StorageSnapshot) -> anyhow::Result<()> {
             let (svm, volume) = volume
                 .split_once('/')
                 .filter(|(s, v)| !s.is_empty() && !v.is_empty())
-                .ok_or_else(|| fail(format!("--volume {volume:?}: expected SVM/VOLUME, e.g. svm1/pve_images")))?;
+                .ok_or_else(|| {
+                    fail(format!(
+                        "--volume {volume:?}: expected SVM/VOLUME, e.g. svm1/pve_images"
+                    ))
+                })?;
             SnapshotTarget::Volume {
                 ontap: ctx.ontap().await?,
                 svm: svm.to_owned(),
@@ -62,9 +66,12 @@ fn storage_of(v: &Value) -> String {
         .as_str()
         .map(str::to_owned)
         .or_else(|| {
-            v["spec"]["ontapVolume"]["name"]
-                .as_str()
-                .map(|n| format!("{}/{n}", v["spec"]["ontapVolume"]["svm"].as_str().unwrap_or("?")))
+            v["spec"]["ontapVolume"]["name"].as_str().map(|n| {
+                format!(
+                    "{}/{n}",
+                    v["spec"]["ontapVolume"]["svm"].as_str().unwrap_or("?")
+                )
+            })
         })
         .unwrap_or_else(|| "-".into())
 }
@@ -72,7 +79,12 @@ fn storage_of(v: &Value) -> String {
 async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
     let mut snaps = lookup::list::<VolumeSnapshot>(ctx).await?;
     snaps.retain(|s| {
-        storage.is_none_or(|want| s.spec.storage.as_deref().is_some_and(|st| st.eq_ignore_ascii_case(want)))
+        storage.is_none_or(|want| {
+            s.spec
+                .storage
+                .as_deref()
+                .is_some_and(|st| st.eq_ignore_ascii_case(want))
+        })
     });
     let mounts = lookup::list::<FlexCloneMount>(ctx).await?;
     let mut values: Vec<(Value, String)> = snaps
@@ -94,7 +106,10 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
     }
     if values.is_empty() {
         match storage {
-            Some(s) => println!("No snapshots of storage {s} in namespace {}.", ctx.namespace),
+            Some(s) => println!(
+                "No snapshots of storage {s} in namespace {}.",
+                ctx.namespace
+            ),
             None => println!("No snapshots in namespace {}.", ctx.namespace),
         }
         return Ok(());
@@ -106,7 +121,10 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
             let st = &v["status"];
             vec![
                 storage_of(v),
-                v["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                v["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 view::or_dash(st["snapshotName"].as_str()),
                 view::age(taken_at(v), now),
                 view::or_dash(st["consistencyApplied"].as_str()),
@@ -118,7 +136,15 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
     print!(
         "{}",
         view::table(
-            &["STORAGE", "SNAPSHOT", "ONTAP SNAPSHOT", "AGE", "CONSISTENCY", "PHASE", "MOUNTED AS"],
+            &[
+                "STORAGE",
+                "SNAPSHOT",
+                "ONTAP SNAPSHOT",
+                "AGE",
+                "CONSISTENCY",
+                "PHASE",
+                "MOUNTED AS"
+            ],
             &rows
         )
     );
@@ -155,7 +181,11 @@ async fn mount(ctx: &Ctx, args: &StorageMount) -> anyhow::Result<()> {
             storage: storage.clone(),
             snapshot: args.snapshot.clone(),
         },
-        None => SnapshotRef::Object(lookup::existing_snapshot(ctx, &args.snapshot).await?.name_any()),
+        None => SnapshotRef::Object(
+            lookup::existing_snapshot(ctx, &args.snapshot)
+                .await?
+                .name_any(),
+        ),
     };
     let obj = manifests::flex_clone_mount(args, &snapshot, ctx.manifest_namespace(), Utc::now())?;
     if let Some(done) = submit::create_and_follow(ctx, &obj).await? {
@@ -187,7 +217,12 @@ async fn show(ctx: &Ctx, arg: &str) -> anyhow::Result<()> {
         return show_snapshot(ctx, &s).await;
     }
     if let Some(m) = lookup::mount(ctx, arg).await? {
-        return show_object(ctx, "FlexCloneMount", &serde_json::to_value(&m)?, mount_lines);
+        return show_object(
+            ctx,
+            "FlexCloneMount",
+            &serde_json::to_value(&m)?,
+            mount_lines,
+        );
     }
     show_storage(ctx, arg).await
 }
@@ -204,8 +239,17 @@ fn show_object(
     let c = view::common(v);
     let mut lines = vec![
         ("Kind".to_owned(), kind.to_owned()),
-        ("Name".into(), v["metadata"]["name"].as_str().unwrap_or_default().to_owned()),
-        ("Phase".into(), format!("{} ({})", c.phase, view::or_dash(Some(c.reason())))),
+        (
+            "Name".into(),
+            v["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        (
+            "Phase".into(),
+            format!("{} ({})", c.phase, view::or_dash(Some(c.reason()))),
+        ),
         ("Message".into(), view::or_dash(Some(c.detail()))),
     ];
     lines.extend(details(v));
@@ -227,12 +271,18 @@ fn snapshot_lines(v: &Value) -> Vec<(String, String)> {
         ("Storage".to_owned(), storage_of(v)),
         ("ONTAP snapshot".into(), s("snapshotName")),
         ("Snapshot UUID".into(), s("snapshotUuid")),
-        ("Volume".into(), format!("{} ({})", s("volumeName"), s("volumeUuid"))),
+        (
+            "Volume".into(),
+            format!("{} ({})", s("volumeName"), s("volumeUuid")),
+        ),
         ("SVM".into(), s("svm")),
         ("OntapCluster".into(), s("ontapCluster")),
         ("Taken".into(), s("createTime")),
         ("Consistency".into(), s("consistencyApplied")),
-        ("Ready to use".into(), st["readyToUse"].as_bool().unwrap_or(false).to_string()),
+        (
+            "Ready to use".into(),
+            st["readyToUse"].as_bool().unwrap_or(false).to_string(),
+        ),
     ];
     let vms: Vec<String> = st["recordedVmDisks"]
         .as_array()
@@ -263,11 +313,20 @@ fn mount_lines(v: &Value) -> Vec<(String, String)> {
         ("Snapshot".to_owned(), source),
         ("Proxmox storage".into(), s("storageId")),
         ("ProxmoxCluster".into(), s("proxmoxCluster")),
-        ("FlexClone".into(), format!("{} ({})", s("cloneVolumeName"), s("cloneVolumeUuid"))),
+        (
+            "FlexClone".into(),
+            format!("{} ({})", s("cloneVolumeName"), s("cloneVolumeUuid")),
+        ),
         ("Junction".into(), s("junctionPath")),
         ("NFS server".into(), s("server")),
-        ("Parent".into(), format!("{} @ {}", s("parentVolume"), s("parentSnapshot"))),
-        ("Split".into(), st["splitComplete"].as_bool().unwrap_or(false).to_string()),
+        (
+            "Parent".into(),
+            format!("{} @ {}", s("parentVolume"), s("parentSnapshot")),
+        ),
+        (
+            "Split".into(),
+            st["splitComplete"].as_bool().unwrap_or(false).to_string(),
+        ),
     ]
 }
 
@@ -287,10 +346,19 @@ async fn show_snapshot(ctx: &Ctx, s: &VolumeSnapshot) -> anyhow::Result<()> {
     let restores: Vec<String> = lookup::list::<VolumeSnapshotRestore>(ctx)
         .await?
         .into_iter()
-        .filter(|r| r.spec.volume_snapshot_ref.as_ref().is_some_and(|x| x.name == name))
+        .filter(|r| {
+            r.spec
+                .volume_snapshot_ref
+                .as_ref()
+                .is_some_and(|x| x.name == name)
+        })
         .map(|r| {
             let v = serde_json::to_value(&r).unwrap_or_default();
-            format!("{} ({})", r.name_any(), view::or_dash(v["status"]["stage"].as_str()))
+            format!(
+                "{} ({})",
+                r.name_any(),
+                view::or_dash(v["status"]["stage"].as_str())
+            )
         })
         .collect();
     if !restores.is_empty() {
@@ -345,8 +413,18 @@ async fn show_storage(ctx: &Ctx, storage: &str) -> anyhow::Result<()> {
     let s = |key: &str| view::or_dash(resolved.and_then(|r| r["status"][key].as_str()));
     print_pairs(&[
         ("Storage".into(), storage.to_owned()),
-        ("ProxmoxCluster".into(), view::or_dash(snaps.first().and_then(|v| v["spec"]["proxmoxClusterRef"]["name"].as_str()))),
-        ("ONTAP volume".into(), format!("{} ({})", s("volumeName"), s("volumeUuid"))),
+        (
+            "ProxmoxCluster".into(),
+            view::or_dash(
+                snaps
+                    .first()
+                    .and_then(|v| v["spec"]["proxmoxClusterRef"]["name"].as_str()),
+            ),
+        ),
+        (
+            "ONTAP volume".into(),
+            format!("{} ({})", s("volumeName"), s("volumeUuid")),
+        ),
         ("SVM".into(), s("svm")),
         ("OntapCluster".into(), s("ontapCluster")),
         ("Snapshots".into(), snaps.len().to_string()),
@@ -359,14 +437,20 @@ async fn show_storage(ctx: &Ctx, storage: &str) -> anyhow::Result<()> {
             .iter()
             .map(|v| {
                 vec![
-                    v["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                    v["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     view::or_dash(v["status"]["snapshotName"].as_str()),
                     view::age(taken_at(v), now),
                     view::common(v).phase,
                 ]
             })
             .collect();
-        print!("{}", view::table(&["SNAPSHOT", "ONTAP SNAPSHOT", "AGE", "PHASE"], &rows));
+        print!(
+            "{}",
+            view::table(&["SNAPSHOT", "ONTAP SNAPSHOT", "AGE", "PHASE"], &rows)
+        );
     }
     if !mounts.is_empty() {
         println!();
@@ -374,14 +458,20 @@ async fn show_storage(ctx: &Ctx, storage: &str) -> anyhow::Result<()> {
             .iter()
             .map(|v| {
                 vec![
-                    v["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                    v["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     view::or_dash(v["status"]["storageId"].as_str()),
                     view::or_dash(v["status"]["cloneVolumeName"].as_str()),
                     view::common(v).phase,
                 ]
             })
             .collect();
-        print!("{}", view::table(&["MOUNT", "PROXMOX STORAGE", "FLEXCLONE", "PHASE"], &rows));
+        print!(
+            "{}",
+            view::table(&["MOUNT", "PROXMOX STORAGE", "FLEXCLONE", "PHASE"], &rows)
+        );
     }
     Ok(())
 }

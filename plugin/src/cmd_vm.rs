@@ -28,7 +28,10 @@ async fn clone(ctx: &Ctx, args: &VmClone) -> anyhow::Result<()> {
             .as_str()
             .or(d["clonePath"].as_str())
             .unwrap_or("?");
-        let key = d["configKey"].as_str().map(|k| format!(" as {k}")).unwrap_or_default();
+        let key = d["configKey"]
+            .as_str()
+            .map(|k| format!(" as {k}"))
+            .unwrap_or_default();
         println!("  {} -> {at}{key}", d["drive"].as_str().unwrap_or("?"));
     }
     if let Some(vmid) = done["status"]["newVmid"].as_u64() {
@@ -76,8 +79,18 @@ async fn list(ctx: &Ctx, vmid: Option<u32>) -> anyhow::Result<()> {
         .collect();
     print!(
         "{}",
-        view::table(&["NAME", "VM", "CONSISTENCY", "ATTACH", "DISKS", "PHASE", "AGE"], &rows)
+        view::table(
+            &[
+                "NAME",
+                "VM",
+                "CONSISTENCY",
+                "ATTACH",
+                "DISKS",
+                "PHASE",
+                "AGE"
+            ],
+            &rows
+        )
     );
     Ok(())
 }
-

@@ -102,7 +102,10 @@ impl Ctx {
 
     pub fn api<K>(&self) -> Api<K>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
     {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
@@ -117,7 +120,9 @@ impl Ctx {
         if let Some(name) = &self.global.proxmox {
             return Ok(name.clone());
         }
-        let all = self.list_backends::<ProxmoxCluster>("ProxmoxCluster", "--proxmox").await?;
+        let all = self
+            .list_backends::<ProxmoxCluster>("ProxmoxCluster", "--proxmox")
+            .await?;
         let admitting = all
             .iter()
             .filter(|b| b.spec.allows_namespace(&self.namespace))
@@ -130,7 +135,9 @@ impl Ctx {
         if let Some(name) = &self.global.ontap {
             return Ok(name.clone());
         }
-        let all = self.list_backends::<OntapCluster>("OntapCluster", "--ontap").await?;
+        let all = self
+            .list_backends::<OntapCluster>("OntapCluster", "--ontap")
+            .await?;
         let admitting = all
             .iter()
             .filter(|b| b.spec.allows_namespace(&self.namespace))

@@ -14,7 +14,8 @@ pub fn is_object_name(name: &str) -> bool {
     name.len() <= 253
         && RE
             .get_or_init(|| {
-                regex::Regex::new(pve_ontap_controller::api::common::K8S_NAME_PATTERN).expect("valid pattern")
+                regex::Regex::new(pve_ontap_controller::api::common::K8S_NAME_PATTERN)
+                    .expect("valid pattern")
             })
             .is_match(name)
 }
@@ -43,14 +44,23 @@ async fn by_name<K: Kind>(ctx: &Ctx, name: &str) -> anyhow::Result<Option<K>> {
 }
 
 /// The one of `found` or an error saying there were none or several.
-fn the_one<K: Kind>(what: &str, arg: &str, ns: &str, mut found: Vec<K>) -> anyhow::Result<Option<K>> {
+fn the_one<K: Kind>(
+    what: &str,
+    arg: &str,
+    ns: &str,
+    mut found: Vec<K>,
+) -> anyhow::Result<Option<K>> {
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.pop()),
         _ => Err(fail(format!(
             "{} {what}s in namespace {ns} match {arg:?}: {}; name one by its object name",
             found.len(),
-            found.iter().map(|k| k.name_any()).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|k| k.name_any())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -104,7 +114,12 @@ pub async fn mount(ctx: &Ctx, arg: &str) -> anyhow::Result<Option<FlexCloneMount
 pub fn mounts_of<'a>(mounts: &'a [FlexCloneMount], name: &str) -> Vec<&'a FlexCloneMount> {
     mounts
         .iter()
-        .filter(|m| m.spec.volume_snapshot_ref.as_ref().is_some_and(|r| r.name == name))
+        .filter(|m| {
+            m.spec
+                .volume_snapshot_ref
+                .as_ref()
+                .is_some_and(|r| r.name == name)
+        })
         .filter(|m| !m.status.as_ref().is_some_and(|s| s.split_complete))
         .collect()
 }

@@ -165,10 +165,7 @@ pub fn volume_snapshot(
     if let Some(comment) = &args.comment {
         put(&mut spec, "comment", comment.as_str());
     }
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| derived_name(&base, at));
+    let name = args.name.clone().unwrap_or_else(|| derived_name(&base, at));
     object("VolumeSnapshot", &name, namespace, spec)
 }
 
@@ -280,7 +277,10 @@ mod tests {
     #[test]
     fn names_are_derived_from_the_source_and_the_time() {
         assert_eq!(derived_name("vm100", at()), "vm100-20260105-143012");
-        assert_eq!(derived_name("ONTAP_01.x", at()), "ontap-01-x-20260105-143012");
+        assert_eq!(
+            derived_name("ONTAP_01.x", at()),
+            "ontap-01-x-20260105-143012"
+        );
         assert_eq!(derived_name("__", at()), "pveontap-20260105-143012");
         assert!(derived_name(&"a".repeat(300), at()).len() <= 63);
     }

@@ -31,7 +31,8 @@ pub fn common(obj: &Value) -> Common {
     let generation = obj["metadata"]["generation"].as_i64();
     Common {
         phase: st["phase"].as_str().unwrap_or("Pending").to_owned(),
-        ready: condition("Ready").map(|c| (text(&c["status"]), text(&c["reason"]), text(&c["message"]))),
+        ready: condition("Ready")
+            .map(|c| (text(&c["status"]), text(&c["reason"]), text(&c["message"]))),
         current: generation.is_some() && st["observedGeneration"].as_i64() == generation,
         message: text(&st["message"]),
         blocked: condition("DeletionBlocked")
@@ -54,7 +55,10 @@ impl Common {
     }
 
     pub fn reason(&self) -> &str {
-        self.ready.as_ref().map(|(_, r, _)| r.as_str()).unwrap_or("")
+        self.ready
+            .as_ref()
+            .map(|(_, r, _)| r.as_str())
+            .unwrap_or("")
     }
 
     /// The Ready condition's message, else `status.message`.
@@ -83,11 +87,17 @@ pub fn vm_states(obj: &Value) -> Vec<String> {
         }
     }
     for vm in st["window"]["vms"].as_array().into_iter().flatten() {
-        let Some(vmid) = vm["vmid"].as_u64() else { continue };
+        let Some(vmid) = vm["vmid"].as_u64() else {
+            continue;
+        };
         if out.iter().any(|(id, _)| *id == vmid) {
             continue;
         }
-        let state = if vm["alreadyQuiet"] == true { "already quiet" } else { "in window" };
+        let state = if vm["alreadyQuiet"] == true {
+            "already quiet"
+        } else {
+            "in window"
+        };
         out.push((vmid, format!("VM {vmid} {state}")));
     }
     let tasks = st["vmTasks"]
@@ -95,7 +105,12 @@ pub fn vm_states(obj: &Value) -> Vec<String> {
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .chain(st["window"]["tasks"].as_array().cloned().unwrap_or_default())
+        .chain(
+            st["window"]["tasks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        )
         .chain(st.get("vmTask").filter(|t| !t.is_null()).cloned());
     for t in tasks {
         if let (Some(vmid), Some(step)) = (t["vmid"].as_u64(), t["step"].as_str()) {
