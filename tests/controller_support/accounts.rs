@@ -11,7 +11,8 @@ pub const LP_PVE_TOKEN_ID: &str = "k8s@pve!controller";
 pub const LP_ONTAP_LOGIN: &str = "pveontap";
 
 fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
+    // The workspace root, not this crate's directory: the plugin crate's tests share this harness.
+    std::fs::read_to_string(testkit::paths::workspace_root().join("README.md")).expect("README.md")
 }
 
 /// Whether this run uses the documented least-privilege accounts by default.
