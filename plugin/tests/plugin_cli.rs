@@ -12,7 +12,6 @@ use pve_ontap_controller::api::{
     FlexCloneMount, OntapCluster, ProxmoxCluster, VmDiskClone, VolumeSnapshot,
     VolumeSnapshotRestore,
 };
-use serde_json::json;
 
 /// What one run of the plugin left behind.
 struct Run {
