@@ -31,6 +31,17 @@ test: provision check-fmt check-crds check-modules test-rust test-python test-ch
 provision: ## Build/install kube-apiserver, etcd, kubectl and helm into the tool cache (idempotent)
 	@scripts/provision.sh
 
+.PHONY: plugin
+plugin: ## Build kubectl-pveontap (the kubectl plugin) and say where it is
+	$(CARGO) build -q -p kubectl-pveontap $(if $(filter release,$(PLUGIN_PROFILE)),--release)
+	@bin="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/$(or $(PLUGIN_PROFILE),debug)"; \
+	echo "kubectl-pveontap: $$bin/kubectl-pveontap"; \
+	echo "use it as kubectl pveontap:  export PATH=\"$$bin:\$$PATH\"   (PLUGIN_PROFILE=release for an optimised build)"
+
+.PHONY: plugin-krew
+plugin-krew: ## Release build of the plugin as a krew archive + manifest in dist/ (kubectl krew install --manifest ... --archive ...)
+	@scripts/plugin-krew.sh
+
 .PHONY: crds
 crds: ## Regenerate crds/ from the Rust types
 	$(CARGO) run -q -p pve-ontap-controller --bin crdgen -- crds/

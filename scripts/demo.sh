@@ -14,6 +14,14 @@ trap 'exit 130' INT TERM
 scripts/dev-up.sh
 # shellcheck disable=SC1091
 . .dev/env
+# The kubectl plugin for the quick start; the demo runs without it if it does not build.
+plugin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
+if cargo build -q -p kubectl-pveontap 2>"$root/.dev/logs/plugin-build.log"; then
+  plugin_ready=1
+else
+  plugin_ready=""
+  log "WARNING: kubectl-pveontap did not build (.dev/logs/plugin-build.log); the demo runs without it"
+fi
 kinds=(proxmoxclusters ontapclusters volumesnapshots vmdiskclones flexclonemounts volumesnapshotschedules)
 
 # The simulator's CA is generated per machine, so examples reference it through this Secret instead of inlining it.
@@ -86,6 +94,24 @@ Everything is up. In another terminal:
   kubectl describe vmdiskclone -A              # conditions and events
   kubectl apply -f deploy/examples/            # edit and re-apply examples
   curl -s --cacert .dev/sim-tls/ca.crt $PVE_ONTAP_SIM_ONTAP_URL/_sim/inventory
+USAGE
+if [ -n "$plugin_ready" ]; then
+  cat <<PLUGIN
+The kubectl plugin (kubectl pveontap; the old pve-ontap-snapshot commands):
+  export PATH=$plugin_dir:\$PATH
+  kubectl pveontap -n pve-ontap-demo status                        # backends and objects per phase
+  kubectl pveontap -n pve-ontap-demo vm clone 100 --fsfreeze       # vm create -vm 100, waits until Ready
+  kubectl pveontap -n pve-ontap-demo storage snapshot ONTAP01 --name before-upgrade
+  kubectl pveontap -n pve-ontap-demo storage list
+  kubectl pveontap -n pve-ontap-demo storage mount before-upgrade --name ONTAP01-CLONE
+  kubectl pveontap -n pve-ontap-demo storage show ONTAP01
+  kubectl pveontap -n pve-ontap-demo storage unmount ONTAP01-CLONE
+  kubectl pveontap -n pve-ontap-demo storage restore before-upgrade --restart-vms   # shows the plan, asks
+  kubectl pveontap -n pve-ontap-demo storage delete before-upgrade
+  kubectl pveontap -n pve-ontap-demo vm clone 100 -o yaml          # the manifest, for a GitOps repository
+PLUGIN
+fi
+cat <<USAGE
 Logs: .dev/logs/ (controller.log, sim.log, controlplane.log; kube-apiserver/etcd logs in .dev/controlplane/)
 Press Ctrl-C to stop and tear everything down.
 USAGE

@@ -214,7 +214,10 @@ async fn freeze_deadline_thaws_while_a_clone_runs() {
         .iter()
         .find(|c| c.type_ == CONSISTENCY)
         .expect("Consistency condition");
-    assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", "QuiesceFailed"));
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "QuiesceFailed")
+    );
     assert!(c.message.contains("deadline"), "{}", c.message);
 
     let inv = h.inventory().await;
@@ -261,7 +264,10 @@ async fn freeze_deadline_with_require_consistency_fails() {
         .await;
     let st = obj.status.unwrap();
     assert!(
-        st.message.as_deref().unwrap_or_default().contains("deadline"),
+        st.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("deadline"),
         "{:?}",
         st.message
     );

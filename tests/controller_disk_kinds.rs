@@ -13,7 +13,10 @@ fn every_disk_kind() -> pve_ontap_sim::Scenario {
     let files = "            - { path: images/100/vm-100-disk-1.raw, size: 8G }\n";
     let config = "        scsi1: ONTAP01:100/vm-100-disk-1.raw,iothread=1,size=8G\n";
     let yaml = pve_ontap_sim::scenario::DEFAULT_SCENARIO_YAML;
-    assert!(yaml.contains(files) && yaml.contains(config), "default scenario layout");
+    assert!(
+        yaml.contains(files) && yaml.contains(config),
+        "default scenario layout"
+    );
     let yaml = yaml
         .replace(
             files,
@@ -79,7 +82,10 @@ async fn efidisk_tpmstate_sata_and_ide_are_copied_into_a_new_vm() {
     }
     // The drive options that make them what they are travel with the copies.
     let efi = config["efidisk0"].as_str().unwrap();
-    assert!(efi.contains("efitype=4m") && efi.contains("pre-enrolled-keys=1"), "{efi}");
+    assert!(
+        efi.contains("efitype=4m") && efi.contains("pre-enrolled-keys=1"),
+        "{efi}"
+    );
     let tpm = config["tpmstate0"].as_str().unwrap();
     assert!(tpm.contains("version=v2.0"), "{tpm}");
     let src = vm(&inv, 100).unwrap();

@@ -231,7 +231,11 @@ async fn vm_disk_clone_costs_d_plus_4_calls_and_nothing_when_idle() {
         for (disks, d) in [(Some(["scsi0"]), 1u64), (None, 4)] {
             // Several disks of a running VM without a quiesce share one crash point: the volume's short-lived
             // snapshot is taken, looked up (uuid and marker) and deleted.
-            let extra = if consistency == "None" && d > 1 { 3 } else { extra };
+            let extra = if consistency == "None" && d > 1 {
+                3
+            } else {
+                extra
+            };
             let name = format!("{}-{d}", consistency.to_lowercase());
             let mut clone = unused(&h, &name).consistency(consistency);
             if let Some(disks) = disks {

@@ -8,7 +8,6 @@ mod controller_support;
 use controller_support::*;
 use pve_ontap_controller::api::{FlexCloneMount, Phase, VmDiskClone, VolumeSnapshot};
 
-
 use controller_support::accounts::{
     readme_ontap_tuples, readme_pve_privileges, with_accounts, LP_ONTAP_LOGIN, LP_ONTAP_PASSWORD,
     LP_PVE_TOKEN_ID, LP_TOKEN_SECRET,

@@ -11,7 +11,8 @@ pub const LP_PVE_TOKEN_ID: &str = "k8s@pve!controller";
 pub const LP_ONTAP_LOGIN: &str = "pveontap";
 
 fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
+    // The workspace root, not this crate's directory: the plugin crate's tests share this harness.
+    std::fs::read_to_string(testkit::paths::workspace_root().join("README.md")).expect("README.md")
 }
 
 /// Whether this run uses the documented least-privilege accounts by default.
@@ -68,7 +69,10 @@ pub fn with_accounts(
     s["ontap"]["users"].as_array_mut().unwrap().push(json!({
         "username": LP_ONTAP_LOGIN, "password": LP_ONTAP_PASSWORD, "role": "pveontap",
     }));
-    let roles = s["ontap"]["rest_roles"].as_array().cloned().unwrap_or_default();
+    let roles = s["ontap"]["rest_roles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut roles: Vec<Value> = roles;
     roles.push(json!({
         "name": "pveontap",

@@ -345,7 +345,8 @@ impl Harness {
             s.fsfreeze_deadline = d;
         }
         s.discovery_interval = self.discovery_interval;
-        s.hosts = pve_ontap_controller::controller::resolve::HostResolver::fixed(self.hosts.clone());
+        s.hosts =
+            pve_ontap_controller::controller::resolve::HostResolver::fixed(self.hosts.clone());
         s
     }
 

@@ -178,16 +178,27 @@ mod tests {
             export: Some(export.into()),
             addresses: vec![server.parse().unwrap()],
         };
-        let b = resolve_storage(&st("192.0.2.10", "/pve/a"), &lifs, &vols).unwrap().unwrap();
+        let b = resolve_storage(&st("192.0.2.10", "/pve/a"), &lifs, &vols)
+            .unwrap()
+            .unwrap();
         assert_eq!((b.volume.as_str(), b.subdir.as_str()), ("pve_a", ""));
-        let b = resolve_storage(&st("192.0.2.10", "/PVE/a/sub/"), &lifs, &vols).unwrap().unwrap();
+        let b = resolve_storage(&st("192.0.2.10", "/PVE/a/sub/"), &lifs, &vols)
+            .unwrap()
+            .unwrap();
         assert_eq!((b.volume.as_str(), b.subdir.as_str()), ("pve_a", "sub"));
         assert_eq!(b.path_in_volume("images/100/x.raw"), "sub/images/100/x.raw");
-        let b = resolve_storage(&st("192.0.2.10", "/pve/ab"), &lifs, &vols).unwrap().unwrap();
+        let b = resolve_storage(&st("192.0.2.10", "/pve/ab"), &lifs, &vols)
+            .unwrap()
+            .unwrap();
         assert_eq!((b.volume.as_str(), b.subdir.as_str()), ("pve", "ab"));
-        let b = resolve_storage(&st("192.0.2.20", "/pve/a"), &lifs, &vols).unwrap().unwrap();
+        let b = resolve_storage(&st("192.0.2.20", "/pve/a"), &lifs, &vols)
+            .unwrap()
+            .unwrap();
         assert_eq!(b.ontap_cluster, "c2");
-        assert_eq!(resolve_storage(&st("192.0.2.99", "/pve/a"), &lifs, &vols), Ok(None));
+        assert_eq!(
+            resolve_storage(&st("192.0.2.99", "/pve/a"), &lifs, &vols),
+            Ok(None)
+        );
         let mut dir = st("192.0.2.10", "/pve/a");
         dir.kind = "dir".into();
         assert_eq!(resolve_storage(&dir, &lifs, &vols), Ok(None));
@@ -196,7 +207,8 @@ mod tests {
         twin[1].address = "192.0.2.10".into();
         let mut twin_vols = vols.clone();
         twin_vols[2].svm = "svm9".into();
-        let Err(Ambiguous(both)) = resolve_storage(&st("192.0.2.10", "/pve/a"), &twin, &twin_vols) else {
+        let Err(Ambiguous(both)) = resolve_storage(&st("192.0.2.10", "/pve/a"), &twin, &twin_vols)
+        else {
             panic!("ambiguous")
         };
         let clusters: Vec<_> = both.iter().map(|b| b.ontap_cluster.as_str()).collect();

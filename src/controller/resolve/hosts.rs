@@ -124,10 +124,18 @@ mod tests {
     #[tokio::test]
     async fn literals_static_names_and_unknown_names() {
         let r = HostResolver::default()
-            .with_hosts_text("# site filers\n192.0.2.10 filer1.example.com filer1\n2001:db8::1 filer6\n")
+            .with_hosts_text(
+                "# site filers\n192.0.2.10 filer1.example.com filer1\n2001:db8::1 filer6\n",
+            )
             .unwrap();
-        assert_eq!(r.addresses("192.0.2.7").await, ["192.0.2.7".parse::<IpAddr>().unwrap()]);
-        assert_eq!(r.addresses("FILER1").await, ["192.0.2.10".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            r.addresses("192.0.2.7").await,
+            ["192.0.2.7".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            r.addresses("FILER1").await,
+            ["192.0.2.10".parse::<IpAddr>().unwrap()]
+        );
         assert_eq!(r.addresses("[2001:DB8:0::1]").await.len(), 1);
         assert!(r.addresses("filer9.example.com").await.is_empty());
         assert!(serves("2001:db8:0:0::1", &r.addresses("filer6").await));
@@ -140,6 +148,8 @@ mod tests {
             .with_hosts_text("filer1 192.0.2.10\n")
             .unwrap_err();
         assert_eq!(e.line, 1);
-        assert!(HostResolver::default().with_hosts_text("192.0.2.1\n").is_err());
+        assert!(HostResolver::default()
+            .with_hosts_text("192.0.2.1\n")
+            .is_err());
     }
 }

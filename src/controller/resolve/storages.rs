@@ -14,8 +14,8 @@ use crate::controller::ports::{OntapClient, PveStorage};
 
 use super::backing::{resolve_storage, Ambiguous, Backing, DataLif, StorageInfo, VolumeInfo};
 use super::hosts::serves;
-use crate::api::proxmox_cluster::StorageMapping;
 use super::Lookup;
+use crate::api::proxmox_cluster::StorageMapping;
 
 /// The backings found, the OntapClusters this namespace may use whose client could not be built, whether any
 /// answer came from memory rather than from the backends, and the storage definitions looked at.
@@ -307,8 +307,16 @@ async fn pinned_backing(
     };
     // The export's path below the volume's junction is the storage root, unless the pin says otherwise.
     let subdir = pin.subdir.clone().unwrap_or_else(|| {
-        let export = st.export.as_deref().unwrap_or_default().trim_end_matches('/');
-        let junction = v.junction.as_deref().unwrap_or_default().trim_end_matches('/');
+        let export = st
+            .export
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let junction = v
+            .junction
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/');
         match export.strip_prefix(junction) {
             Some(rest) if !junction.is_empty() && rest.starts_with('/') => rest[1..].to_owned(),
             _ => String::new(),

@@ -205,7 +205,9 @@ pub async fn follow_job(run: &mut Run, i: usize) -> Result<(), Error> {
         return Ok(());
     };
     let vol_uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
-    let ontap = run.ontap(d.ontap_cluster.as_deref().unwrap_or_default()).await?;
+    let ontap = run
+        .ontap(d.ontap_cluster.as_deref().unwrap_or_default())
+        .await?;
     match ontap.job(job).await {
         Ok(Progress::Done) => {
             // A job ONTAP already forgot also reads as done: the file itself decides. A copy from an
@@ -236,7 +238,9 @@ pub async fn clone_one(run: &mut Run, i: usize) -> Result<(), Error> {
     }
     let vol_uuid = d.ontap_volume_uuid.clone().unwrap_or_default();
     let vol_name = d.ontap_volume.clone().unwrap_or_default();
-    let ontap = run.ontap(d.ontap_cluster.as_deref().unwrap_or_default()).await?;
+    let ontap = run
+        .ontap(d.ontap_cluster.as_deref().unwrap_or_default())
+        .await?;
     let source = match &d.from_snapshot {
         Some(snap) => format!(".snapshot/{snap}/{}", d.source_path),
         None => d.source_path.clone(),
