@@ -55,7 +55,7 @@ check-modules: ## Fail if modules directly under src/controller/ import each oth
 	@python3 scripts/check-module-cycles.py
 
 .PHONY: check-crds
-check-crds: ## Fail if crds/ differs from what the Rust types generate
+check-crds: ## Fail if crds/ differs from what the Rust types generate, or a spec/status field has no description
 	$(CARGO) run -q -p pve-ontap-controller --bin crdgen -- --check crds/
 
 .PHONY: test-rust

@@ -138,6 +138,7 @@ impl std::fmt::Display for Phase {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterRef {
+    /// Name of the `ProxmoxCluster` or `OntapCluster` (whichever kind the field refers to).
     #[schemars(length(min = 1, max = 253), regex(pattern = K8S_NAME_PATTERN))]
     pub name: String,
 }
@@ -146,6 +147,7 @@ pub struct ClusterRef {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LocalObjectRef {
+    /// Name of the object, in the namespace of the object referring to it.
     #[schemars(length(min = 1, max = 253), regex(pattern = K8S_NAME_PATTERN))]
     pub name: String,
 }
@@ -154,8 +156,11 @@ pub struct LocalObjectRef {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRef {
+    /// Name of the Secret.
     #[schemars(length(min = 1, max = 253), regex(pattern = K8S_NAME_PATTERN))]
     pub name: String,
+    /// Namespace of the Secret (required: the referring object is cluster-scoped). The controller reads Secrets
+    /// only in the namespaces its RBAC grants (the chart's `rbac.secretNamespaces`, default its own namespace).
     #[schemars(length(min = 1, max = 63), regex(pattern = K8S_NAMESPACE_PATTERN))]
     pub namespace: String,
 }
@@ -164,8 +169,11 @@ pub struct SecretRef {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
+    /// Name of the Secret.
     #[schemars(length(min = 1, max = 253), regex(pattern = K8S_NAME_PATTERN))]
     pub name: String,
+    /// Namespace of the Secret (required: the referring object is cluster-scoped). The controller reads Secrets
+    /// only in the namespaces its RBAC grants (the chart's `rbac.secretNamespaces`, default its own namespace).
     #[schemars(length(min = 1, max = 63), regex(pattern = K8S_NAMESPACE_PATTERN))]
     pub namespace: String,
     /// Key in the Secret's data; defaults to `ca.crt`.
@@ -194,7 +202,9 @@ pub mod secret_keys {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VmRestore {
+    /// Proxmox VM id of the VM that was changed.
     pub vmid: u32,
+    /// Proxmox node the VM was on when the change was recorded; the undo is requested there.
     pub node: String,
     /// What must be done to bring the VM back to the state it was found in.
     pub action: VmRestoreAction,
@@ -220,7 +230,9 @@ pub enum VmRestoreAction {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VmTask {
+    /// Proxmox VM id the task acts on (for `CreateVm`, the VM being created).
     pub vmid: u32,
+    /// Proxmox node the task runs on.
     pub node: String,
     /// The task's UPID.
     pub upid: String,

@@ -94,9 +94,14 @@ fn flex_clone_mount_rules(schema: &mut schemars::Schema) {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotSource {
+    /// The `ProxmoxCluster` that has the storage.
     pub proxmox_cluster_ref: ClusterRef,
+    /// Proxmox NFS storage id, e.g. `ONTAP01`; its server and export are resolved to the ONTAP volume that holds
+    /// the snapshot.
     #[schemars(length(min = 2, max = 100), regex(pattern = PVE_STORAGE_ID_PATTERN))]
     pub storage: String,
+    /// Name of an existing ONTAP snapshot of that volume, as ONTAP lists it (e.g. `daily.2025-01-31_0010`). It is
+    /// only read: this object never creates, renames or deletes it.
     #[schemars(length(min = 1, max = 255), regex(pattern = ONTAP_SNAPSHOT_NAME_PATTERN))]
     pub snapshot_name: String,
 }
@@ -128,32 +133,50 @@ impl StorageContent {
     }
 }
 
+/// Written by the controller: the FlexClone, its junction and the Proxmox storage it made, and how far it got.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FlexCloneMountStatus {
     #[serde(default)]
     pub phase: Phase,
+    /// `Ready` (the clone is mounted and the Proxmox storage added), `SpecApplied` (False with reason
+    /// `PendingRemount` while changed NFS options wait for the next mount) and `DeletionBlocked` (deletion waits
+    /// until no VM uses the storage).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The `metadata.generation` that phase, message and the Ready condition were last computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Human-readable summary of the last reconcile: progress, the result or the last error (the same text as the
+    /// Ready condition's message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Name of the FlexClone volume on ONTAP, `pvo_<parent volume>_<hash>` with the hash derived from this
+    /// object's UID; recorded once the source is resolved, before the clone exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_volume_name: Option<String>,
+    /// ONTAP UUID of the FlexClone volume, set once the clone exists and carries this object's ownership marker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_volume_uuid: Option<String>,
+    /// Junction path the clone is mounted at in the SVM's namespace, which is also the NFS export of the Proxmox
+    /// storage: `spec.junctionPath`, or `/pveontap_fcm_<hash>` derived from this object's UID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub junction_path: Option<String>,
+    /// Id of the Proxmox storage added for the clone: `spec.storageId`, or `pvo-fcm-<hash>` derived from this
+    /// object's UID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_id: Option<String>,
+    /// The ONTAP volume the snapshot belongs to (the clone's parent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_volume: Option<String>,
+    /// ONTAP UUID of the parent volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_volume_uuid: Option<String>,
+    /// Name of the ONTAP snapshot the clone is made from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_snapshot: Option<String>,
+    /// The SVM holding the parent volume and the clone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svm: Option<String>,
     /// The `OntapCluster` holding the clone.

@@ -52,21 +52,28 @@ pub struct OntapClusterSpec {
     pub allow_delete_adopted: bool,
 }
 
+/// Written by the controller: what the last probe of the cluster (with the Secret's credentials) found.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OntapClusterStatus {
+    /// The `metadata.generation` the last probe was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// `Ready` (the last probe of the REST API with the Secret's credentials succeeded: reason `Connected`, or
+    /// the failure's category) and `InsecureTLS` (present while `insecureSkipTLSVerify` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// Cluster name as ONTAP reports it (`GET /api/cluster`); kept from the last successful probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
+    /// Cluster UUID as ONTAP reports it (`GET /api/cluster`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_uuid: Option<String>,
     /// `generation.major.minor`, e.g. `9.14.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The SVMs the credentials can see (`GET /api/svm/svms`), as of the last successful probe.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub svms: Vec<OntapSvmStatus>,
     /// Human-readable summary of the last reconcile.
@@ -77,8 +84,12 @@ pub struct OntapClusterStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OntapSvmStatus {
+    /// SVM name, as `svm` fields elsewhere name it.
     pub name: String,
+    /// SVM UUID.
     pub uuid: String,
+    /// SVM state as ONTAP reports it (`running`, `stopped`, `starting`, `stopping`, ...); absent when ONTAP
+    /// does not report one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }

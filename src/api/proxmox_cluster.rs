@@ -81,11 +81,15 @@ pub struct StorageMapping {
     pub subdir: Option<String>,
 }
 
+/// Written by the controller: what the last probe of the cluster (with the Secret's credentials) found.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProxmoxClusterStatus {
+    /// The `metadata.generation` the last probe was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// `Ready` (the last probe of the API with the Secret's credentials succeeded: reason `Connected`, or the
+    /// failure's category) and `InsecureTLS` (present while `insecureSkipTLSVerify` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -106,6 +110,7 @@ pub struct ProxmoxClusterStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProxmoxNodeStatus {
+    /// Node name, as Proxmox lists it under `/nodes`.
     pub name: String,
     /// `online`, `offline` or `unknown`, as Proxmox reports it.
     pub status: String,

@@ -116,8 +116,12 @@ pub enum Attach {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewVmSpec {
+    /// Proxmox VM id for the new VM: must be free, differ from `vmid`, and be allowed by the ProxmoxCluster's
+    /// scopes for this namespace (their `vmids`). Fixed once the clone is planned.
     #[schemars(range(min = 100, max = 999_999_999))]
     pub vmid: u32,
+    /// Name of the new VM in Proxmox (a DNS name). Its other settings are copied from the source VM (network
+    /// devices get fresh MAC addresses).
     #[schemars(length(min = 1, max = 63), regex(pattern = PVE_VM_NAME_PATTERN))]
     pub name: String,
     /// Node to create the VM on; default: the source VM's node.
@@ -129,16 +133,24 @@ pub struct NewVmSpec {
     pub start: bool,
 }
 
+/// Written by the controller: the copy plan, its progress, and the VM changes still to be undone.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VmDiskCloneStatus {
     #[serde(default)]
     pub phase: Phase,
+    /// `Ready` (every copy is made and attached), `Consistency` (consistency `FsFreeze`: True when the guest's
+    /// file systems were frozen for the copies, False with reason `QuiesceFailed` when they are crash-consistent
+    /// instead), `SpecApplied` (False with reason `PointInTimeCopy` when the spec changed after the copies were
+    /// made) and `DeletionBlocked` (deletion waits until the VM created for `attach: NewVm` is stopped).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The `metadata.generation` that phase, message and the Ready condition were last computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Human-readable summary of the last reconcile: progress, the result or the last error (the same text as the
+    /// Ready condition's message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Node the source VM ran on when the clone was planned.
@@ -166,8 +178,10 @@ pub struct VmDiskCloneStatus {
     /// A Proxmox task in flight (shutdown, resume, VM creation, ...), observed again on the next reconcile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm_task: Option<VmTask>,
+    /// When the plan was first recorded, i.e. when copying started (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
+    /// When the object first became Ready: every copy made and attached (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<Time>,
 }
@@ -190,8 +204,10 @@ pub struct DiskCloneStatus {
     /// ONTAP volume holding both files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ontap_volume: Option<String>,
+    /// ONTAP UUID of that volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ontap_volume_uuid: Option<String>,
+    /// The SVM of that volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svm: Option<String>,
     /// The `OntapCluster` serving the volume.
@@ -261,7 +277,9 @@ pub struct CopyPoint {
 pub struct CrashPointSnapshot {
     /// The `OntapCluster` serving the volume.
     pub ontap_cluster: String,
+    /// The ONTAP volume the snapshot is of.
     pub volume: String,
+    /// ONTAP UUID of that volume.
     pub volume_uuid: String,
     /// Snapshot name, derived from this object's UID; its comment carries this object's owner marker.
     pub name: String,

@@ -118,9 +118,12 @@ fn volume_snapshot_rules(schema: &mut schemars::Schema) {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OntapVolumeRef {
+    /// The `OntapCluster` serving the volume.
     pub ontap_cluster_ref: ClusterRef,
+    /// Name of the SVM that owns the volume.
     #[schemars(length(min = 1, max = 47), regex(pattern = ONTAP_SVM_NAME_PATTERN))]
     pub svm: String,
+    /// ONTAP volume name (not its junction path), e.g. `pve_images`.
     #[schemars(length(min = 1, max = 203), regex(pattern = ONTAP_VOLUME_NAME_PATTERN))]
     pub name: String,
 }
@@ -134,28 +137,46 @@ pub enum SnapshotConsistency {
     Suspend,
 }
 
+/// Written by the controller: the snapshot as found on ONTAP, and the consistency window while one is open.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeSnapshotStatus {
     #[serde(default)]
     pub phase: Phase,
+    /// `Ready` (the snapshot exists and is usable), `Consistency` (True with reason `Quiesced` when the running
+    /// VMs were frozen or paused for the snapshot, False with reason `QuiesceFailed` when it is crash-consistent
+    /// instead), `SpecApplied` (False with reason `NotReapplied` when a spec field changed that only matters when
+    /// the snapshot is taken) and `DeletionBlocked` (deletion waits for FlexClones of the snapshot or for ONTAP's
+    /// volume recovery queue).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The `metadata.generation` that phase, message and the Ready condition were last computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Human-readable summary of the last reconcile: progress, the result or the last error (the same text as the
+    /// Ready condition's message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// True once the snapshot exists on ONTAP and is verified as this object's own (or adopted); FlexCloneMounts,
+    /// VolumeSnapshotRestores and schedules wait for it. False again if the snapshot disappears.
     #[serde(default)]
     pub ready_to_use: bool,
+    /// Name of the ONTAP snapshot this object manages: `spec.existingSnapshotName`, `spec.snapshotName`, or
+    /// `pveontap_<object name>_<hash>` with the hash derived from the object's UID. Recorded before the snapshot
+    /// is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_name: Option<String>,
+    /// ONTAP UUID of the snapshot, set once it exists and is verified as this object's (or adopted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_uuid: Option<String>,
+    /// The ONTAP volume snapshotted: the one behind `spec.storage`, or `spec.ontapVolume.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_name: Option<String>,
+    /// ONTAP UUID of that volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_uuid: Option<String>,
+    /// The SVM of that volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svm: Option<String>,
     /// The `OntapCluster` holding the volume.
@@ -167,6 +188,8 @@ pub struct VolumeSnapshotStatus {
     /// The snapshot was adopted (`existingSnapshotName`), not created by this object.
     #[serde(default)]
     pub adopted: bool,
+    /// Consistency actually achieved when the snapshot was taken (`None` when quiescing failed and was not
+    /// required, or when no quiescing was asked for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consistency_applied: Option<SnapshotConsistency>,
     /// ONTAP job (snapshot create/delete) still running.
@@ -192,6 +215,9 @@ pub struct VolumeSnapshotStatus {
     /// controller.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recorded_vm_disks: Vec<RecordedVmDisks>,
+    /// True once the VMs' disk entries were read into `recordedVmDisks` (which is then empty when no VM in scope
+    /// had a disk on the storage). Stays false for an ONTAP volume named directly, an adopted snapshot, and a
+    /// snapshot taken by an older controller.
     #[serde(default)]
     pub vm_disks_recorded: bool,
 }
@@ -200,7 +226,9 @@ pub struct VolumeSnapshotStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordedVmDisks {
+    /// Proxmox VM id.
     pub vmid: u32,
+    /// The VM's config entries (drives and `unusedN`, CD-ROMs left out) whose volume is on the storage.
     pub disks: Vec<RecordedDisk>,
 }
 
@@ -208,7 +236,9 @@ pub struct RecordedVmDisks {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordedDisk {
+    /// Config key, e.g. `scsi0` or `unused1`.
     pub key: String,
+    /// The entry's value as the VM config held it, e.g. `ONTAP01:100/vm-100-disk-0.qcow2,size=32G`.
     pub value: String,
 }
 
@@ -245,7 +275,9 @@ pub struct SnapshotWindow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WindowVm {
+    /// Proxmox VM id.
     pub vmid: u32,
+    /// Proxmox node the VM ran on when the window opened; it is paused or frozen, and restored, there.
     pub node: String,
     /// Found paused (or stopped) once claimed: already quiet, so neither paused nor frozen, and not resumed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -259,6 +291,7 @@ pub struct WindowAbort {
     /// `Interrupted` (controller restart or deletion: a fresh window follows), `QuiesceRequired`
     /// (requireConsistency and a VM could not be quiesced) or `SnapshotFailed`.
     pub reason: String,
+    /// What happened, in words (e.g. which VMs could not be quiesced, or the error of the snapshot request).
     pub message: String,
 }
 

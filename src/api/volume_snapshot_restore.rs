@@ -152,35 +152,51 @@ pub enum RestoreStage {
     Aborted,
 }
 
+/// Written by the controller: what is restored, the plan to confirm, the stage reached and what the restore
+/// changed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeSnapshotRestoreStatus {
     #[serde(default)]
     pub phase: Phase,
+    /// `Ready`: True with reason `Restored` once done. While False its reason says what the restore waits for
+    /// (`ConfirmationRequired`, `VmsRunning`, `VmPolicyUnmet`, `NewerSnapshotInUse`), the step it is at
+    /// (`Stopping`, `Restoring`, `Starting`, ...) or why it ended (`Aborted`, an error's category).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The `metadata.generation` that phase, message and the Ready condition were last computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Human-readable summary of the last reconcile: what the restore waits for, its progress, the result or the
+    /// last error (the same text as the Ready condition's message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default)]
     pub stage: RestoreStage,
+    /// The `ProxmoxCluster` of the storage (from `spec.source`, or the VolumeSnapshot's spec).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxmox_cluster: Option<String>,
+    /// The Proxmox storage id whose ONTAP volume is restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<String>,
+    /// The `OntapCluster` serving the volume, found by resolving the storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ontap_cluster: Option<String>,
+    /// The SVM of the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svm: Option<String>,
+    /// The ONTAP volume behind the storage: the one restored (`scope: Storage`) or whose files are put back
+    /// (`scope: Vm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_name: Option<String>,
+    /// ONTAP UUID of that volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_uuid: Option<String>,
     /// The snapshot the volume is restored to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_name: Option<String>,
+    /// ONTAP UUID of that snapshot, set once it was found on the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_uuid: Option<String>,
     /// What the restore destroys and stops; a dry run while `Ready=False` with reason `ConfirmationRequired`.
@@ -233,9 +249,11 @@ pub struct RestorePlan {
     /// `scope: Vm`: disk files of the VM's config that the snapshot does not hold (added since); left as they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_in_snapshot: Vec<String>,
-    /// `restoreConfig`: the disk entries put back (`key=value`) and the ones detached (`key`: added since).
+    /// `restoreConfig`: the recorded disk entries written back to the VM's config, as `key=value`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config_set: Vec<String>,
+    /// `restoreConfig`: config keys of disks added since the snapshot, detached from the VM (Proxmox keeps each
+    /// as an `unusedN` disk).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config_detach: Vec<String>,
 }
@@ -243,7 +261,9 @@ pub struct RestorePlan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedSnapshot {
+    /// ONTAP snapshot name, as `spec.confirmDestroy` must list it.
     pub name: String,
+    /// When ONTAP created the snapshot (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<Time>,
     /// The `VolumeSnapshot` of this namespace managing it, if any.
@@ -254,13 +274,16 @@ pub struct PlannedSnapshot {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedVm {
+    /// Proxmox VM id.
     pub vmid: u32,
+    /// Proxmox node the VM runs on.
     pub node: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VmMissingDisks {
+    /// Proxmox VM id.
     pub vmid: u32,
     /// Config keys and volumes (`scsi1=ONTAP01:100/vm-100-disk-1.raw`) whose file is gone.
     pub disks: Vec<String>,

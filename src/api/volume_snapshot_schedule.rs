@@ -18,6 +18,7 @@ use super::volume_snapshot::{OntapVolumeRef, SnapshotConsistency, VolumeSnapshot
 /// controller, in shape at admission.
 pub const CRON_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^\s]+\s+[^\s]+\s+[^\s]+\s+[^\s]+\s+[^\s]+)$";
 
+/// When to take VolumeSnapshots of one volume, what they look like, and which of them to keep.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "pveontap.io",
@@ -55,7 +56,9 @@ pub struct VolumeSnapshotScheduleSpec {
     /// No new snapshots while true (retention still applies).
     #[serde(default)]
     pub suspend: bool,
-    /// Which of the schedule's own snapshots to keep; without it every one is kept.
+    /// Which of the schedule's own snapshots to keep; without it every one is kept. A snapshot is kept when any
+    /// rule keeps it and expired otherwise. Only ready snapshots count, placed in hours, days, weeks and months by
+    /// their slot time in `timeZone`; one a FlexCloneMount depends on (until its clone is split) is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
     /// Delete the schedule's snapshots with the schedule. Default false: snapshots are data and stay.
@@ -68,17 +71,24 @@ pub struct VolumeSnapshotScheduleSpec {
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = template_rules)]
 pub struct SnapshotTemplate {
+    /// The `ProxmoxCluster` whose storage `storage` names the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxmox_cluster_ref: Option<ClusterRef>,
+    /// Proxmox NFS storage id; its server and export are resolved to the ONTAP volume snapshotted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 100), regex(pattern = PVE_STORAGE_ID_PATTERN))]
     pub storage: Option<String>,
+    /// The ONTAP volume named directly (instead of `proxmoxClusterRef` + `storage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ontap_volume: Option<OntapVolumeRef>,
+    /// Applied to every running VM with a disk on the storage for the moment of each snapshot; default `None`.
     #[serde(default)]
     pub consistency: SnapshotConsistency,
+    /// A slot's snapshot fails instead of being taken crash-consistent when the consistency cannot be applied.
     #[serde(default)]
     pub require_consistency: bool,
+    /// Comment stored with each snapshot (the controller appends its ownership marker, so at most 187
+    /// characters, and the text `pveontap.io/` is reserved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 187))]
     pub comment: Option<String>,
@@ -114,38 +124,50 @@ fn template_rules(schema: &mut schemars::Schema) {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Retention {
+    /// Keep the newest this many snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 10000))]
     pub keep_last: Option<u32>,
+    /// Keep the newest snapshot of each of the most recent this many hours that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 10000))]
     pub hourly: Option<u32>,
+    /// Keep the newest snapshot of each of the most recent this many days that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 10000))]
     pub daily: Option<u32>,
+    /// Keep the newest snapshot of each of the most recent this many ISO weeks (Monday to Sunday) that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 10000))]
     pub weekly: Option<u32>,
+    /// Keep the newest snapshot of each of the most recent this many calendar months that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 10000))]
     pub monthly: Option<u32>,
 }
 
+/// Written by the controller: the slots handled and the schedule's snapshots kept.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeSnapshotScheduleStatus {
     #[serde(default)]
     pub phase: Phase,
+    /// `Ready`, with reason `Scheduled` after a successful reconcile (also while suspended), or the category of
+    /// the last error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The `metadata.generation` that phase, message and the Ready condition were last computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Human-readable summary of the last reconcile: the next slot and how many snapshots are kept, or the last
+    /// error (the same text as the Ready condition's message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The last slot handled (taken or skipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_schedule_time: Option<Time>,
+    /// The next slot (RFC 3339); absent while suspended or when the schedule has no further slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_schedule_time: Option<Time>,
     /// The slot of the newest snapshot that became ready.

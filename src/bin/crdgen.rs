@@ -1,5 +1,6 @@
 //! Writes one YAML file per CRD into a directory: `cargo run --bin crdgen -- crds/`.
-//! With `--check`, compares instead of writing and fails when a file differs (for CI).
+//! With `--check`, compares instead of writing and fails when a file differs or when a field under `spec` or
+//! `status` has no description (for CI; descriptions come from the doc comments in `src/api`).
 
 use std::path::PathBuf;
 
@@ -25,7 +26,9 @@ fn main() -> anyhow::Result<()> {
     }
 
     let mut stale = Vec::new();
+    let mut undescribed = Vec::new();
     for (file, crd) in pve_ontap_controller::api::crds() {
+        undescribed.extend(pve_ontap_controller::api::undescribed_fields(&crd));
         let yaml = pve_ontap_controller::api::crd_yaml(&crd).context("serialising CRD")?;
         let path = dir.join(file);
         if check {
@@ -38,12 +41,28 @@ fn main() -> anyhow::Result<()> {
             println!("wrote {}", path.display());
         }
     }
+    let mut problems = Vec::new();
     if !stale.is_empty() {
-        bail!(
+        problems.push(format!(
             "CRDs out of date (run `cargo run --bin crdgen -- {}`): {}",
             dir.display(),
             stale.join(", ")
+        ));
+    }
+    if !undescribed.is_empty() {
+        let report = format!(
+            "{} field(s) without a description (add a doc comment to the field in src/api):\n  {}",
+            undescribed.len(),
+            undescribed.join("\n  ")
         );
+        if check {
+            problems.push(report);
+        } else {
+            eprintln!("warning: {report}");
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
     }
     Ok(())
 }
