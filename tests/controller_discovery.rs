@@ -14,9 +14,7 @@ use controller_support::*;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::{Resource, ResourceExt};
 use pve_ontap_controller::api::ontap_storage::{SnapshotOrigin, PROXMOX_CLUSTER_LABEL};
-use pve_ontap_controller::api::{
-    FlexCloneMount, OntapStorage, ProxmoxCluster, VolumeSnapshot,
-};
+use pve_ontap_controller::api::{FlexCloneMount, OntapStorage, ProxmoxCluster, VolumeSnapshot};
 use serde_json::Value;
 
 /// A period long enough that whatever shows within a test's waits came through a change trigger.
@@ -38,11 +36,20 @@ fn osts(h: &Harness) -> Api<OntapStorage> {
 }
 
 fn ost_name(h: &Harness, storage: &str) -> String {
-    format!("{}.{}", h.pve_name, storage.to_ascii_lowercase().replace('_', "-"))
+    format!(
+        "{}.{}",
+        h.pve_name,
+        storage.to_ascii_lowercase().replace('_', "-")
+    )
 }
 
 /// Waits until the OntapStorage `name` exists and `pred` holds for it.
-async fn wait_ost(h: &Harness, name: &str, what: &str, pred: impl Fn(&OntapStorage) -> bool) -> OntapStorage {
+async fn wait_ost(
+    h: &Harness,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&OntapStorage) -> bool,
+) -> OntapStorage {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         if let Some(o) = osts(h).get_opt(name).await.expect("get OntapStorage") {
@@ -92,7 +99,9 @@ async fn of_cluster(h: &Harness) -> Vec<OntapStorage> {
 /// Removes this test's OntapStorages (the test control plane runs no garbage collector).
 async fn cleanup(h: Harness) {
     for o in of_cluster(&h).await {
-        let _ = osts(&h).delete(&o.name_any(), &DeleteParams::default()).await;
+        let _ = osts(&h)
+            .delete(&o.name_any(), &DeleteParams::default())
+            .await;
     }
     h.finish().await;
 }
@@ -118,7 +127,10 @@ async fn storages_volumes_and_snapshots_with_who_manages_them() {
     let o = wait_ost(&h, &name, "Ready", ready).await;
     let s = o.status.clone().unwrap();
     let inv = h.inventory().await;
-    let vol_uuid = volume(&inv, "pve_images").unwrap()["uuid"].as_str().unwrap().to_owned();
+    let vol_uuid = volume(&inv, "pve_images").unwrap()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         (
             s.proxmox_cluster.as_str(),
@@ -168,7 +180,7 @@ async fn storages_volumes_and_snapshots_with_who_manages_them() {
     assert_eq!(s.snapshot_count, 0);
     // `local` (a directory storage) has no object: only ONTAP-backed storages do.
     let all: Vec<String> = of_cluster(&h).await.iter().map(|o| o.name_any()).collect();
-    assert_eq!(all, [name.clone()]);
+    assert_eq!(all, std::slice::from_ref(&name));
 
     // A snapshot made through ONTAP directly raises no Kubernetes event; the VolumeSnapshot below does, and
     // its refresh (the period is an hour) shows both: ours as managed, the other as not.
@@ -199,7 +211,9 @@ async fn storages_volumes_and_snapshots_with_who_manages_them() {
     // A FlexCloneMount of it: the snapshot shows the clone and its mount, and the mount's own storage gets an
     // object of its own, on the clone volume.
     let fcm = h
-        .create_ready::<FlexCloneMount>(FlexCloneMountBuilder::of_snapshot("nightly", "mount").build())
+        .create_ready::<FlexCloneMount>(
+            FlexCloneMountBuilder::of_snapshot("nightly", "mount").build(),
+        )
         .await;
     let fs = fcm.status.clone().unwrap();
     let clone_volume = fs.clone_volume_name.clone().unwrap();
@@ -210,8 +224,15 @@ async fn storages_volumes_and_snapshots_with_who_manages_them() {
     let dep = &snapshot(&o, &ours).unwrap().flex_clones;
     assert_eq!(dep.len(), 1);
     assert_eq!(dep[0].volume, clone_volume);
-    assert_eq!(dep[0].flex_clone_mount.as_deref(), Some(format!("{}/mount", h.ns).as_str()));
-    assert!(snapshot(&o, &ours).unwrap().ontap_owners.iter().any(|w| w == "volume_clone"));
+    assert_eq!(
+        dep[0].flex_clone_mount.as_deref(),
+        Some(format!("{}/mount", h.ns).as_str())
+    );
+    assert!(snapshot(&o, &ours)
+        .unwrap()
+        .ontap_owners
+        .iter()
+        .any(|w| w == "volume_clone"));
     assert!(snapshot(&o, "by_hand").unwrap().flex_clones.is_empty());
     let mount_storage = fs.storage_id.clone().unwrap();
     let mount_ost = ost_name(&h, &mount_storage);
@@ -234,7 +255,10 @@ async fn storages_volumes_and_snapshots_with_who_manages_them() {
     assert!(snapshot(&o, "by_hand").is_some());
 
     // An object someone deletes is made again at once.
-    osts(&h).delete(&name, &DeleteParams::default()).await.expect("delete");
+    osts(&h)
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("delete");
     wait_ost(&h, &name, "made again", |o| {
         o.meta().deletion_timestamp.is_none() && ready(o)
     })
@@ -262,7 +286,10 @@ async fn a_storage_added_and_removed_in_proxmox_comes_and_goes() {
     let name = ost_name(&h, "backup_nfs");
     let o = wait_ost(&h, &name, "Ready", ready).await;
     let s = o.status.unwrap();
-    assert_eq!((s.storage.as_str(), s.volume.name.as_str()), ("backup_nfs", "pve_backup"));
+    assert_eq!(
+        (s.storage.as_str(), s.volume.name.as_str()),
+        ("backup_nfs", "pve_backup")
+    );
     // A VmDiskClone's FileClones share blocks: what sharing saves on ONTAP01 grows by the disks copied.
     let before = wait_ost(&h, &ost_name(&h, ONTAP_STORAGE), "Ready", ready)
         .await
@@ -272,20 +299,34 @@ async fn a_storage_added_and_removed_in_proxmox_comes_and_goes() {
         .unwrap()
         .saved_by_sharing_bytes
         .unwrap();
-    h.create_ready::<pve_ontap_controller::api::VmDiskClone>(vdc("copy", &h.pve_name, serde_json::json!({ "vmid": 101 })))
-        .await;
-    wait_ost(&h, &ost_name(&h, ONTAP_STORAGE), "the copy's sharing", |o| {
-        o.status
-            .as_ref()
-            .and_then(|s| s.space.as_ref())
-            .and_then(|s| s.saved_by_sharing_bytes)
-            .is_some_and(|saved| saved >= before + (16 << 30))
-    })
+    h.create_ready::<pve_ontap_controller::api::VmDiskClone>(vdc(
+        "copy",
+        &h.pve_name,
+        serde_json::json!({ "vmid": 101 }),
+    ))
+    .await;
+    wait_ost(
+        &h,
+        &ost_name(&h, ONTAP_STORAGE),
+        "the copy's sharing",
+        |o| {
+            o.status
+                .as_ref()
+                .and_then(|s| s.space.as_ref())
+                .and_then(|s| s.saved_by_sharing_bytes)
+                .is_some_and(|saved| saved >= before + (16 << 30))
+        },
+    )
     .await;
     // Removed in Proxmox: the object goes.
-    h.pve_call(reqwest::Method::DELETE, "/storage/backup_nfs", &[]).await;
+    h.pve_call(reqwest::Method::DELETE, "/storage/backup_nfs", &[])
+        .await;
     wait_ost_gone(&h, &name).await;
-    assert!(osts(&h).get_opt(&ost_name(&h, ONTAP_STORAGE)).await.unwrap().is_some());
+    assert!(osts(&h)
+        .get_opt(&ost_name(&h, ONTAP_STORAGE))
+        .await
+        .unwrap()
+        .is_some());
     cleanup(h).await;
 }
 
@@ -299,7 +340,10 @@ async fn stats(h: &Harness) -> Stats {
         .iter()
         .map(|r| {
             let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
-            ((s("api"), s("method"), s("route")), r["count"].as_u64().unwrap_or(0))
+            (
+                (s("api"), s("method"), s("route")),
+                r["count"].as_u64().unwrap_or(0),
+            )
         })
         .collect()
 }
@@ -379,10 +423,20 @@ async fn a_period_costs_one_volume_get_and_one_snapshot_listing_per_storage() {
     let periods = r1 - r0;
     let storages = 2;
     let vol_gets = delta(&s0, &s1, "ontap", "GET", "/api/storage/volumes/{uuid}");
-    let snap_lists = delta(&s0, &s1, "ontap", "GET", "/api/storage/volumes/{uuid}/snapshots");
+    let snap_lists = delta(
+        &s0,
+        &s1,
+        "ontap",
+        "GET",
+        "/api/storage/volumes/{uuid}/snapshots",
+    );
     let listings = delta(&s0, &s1, "ontap", "GET", "/api/storage/volumes");
     let storage_defs = delta(&s0, &s1, "pve", "GET", "/api2/json/storage");
-    assert_eq!(vol_gets, periods * storages, "volume GETs over {periods} refreshes");
+    assert_eq!(
+        vol_gets,
+        periods * storages,
+        "volume GETs over {periods} refreshes"
+    );
     assert_eq!(
         snap_lists,
         periods * storages,
@@ -408,7 +462,14 @@ async fn a_period_costs_one_volume_get_and_one_snapshot_listing_per_storage() {
     let ours = taken.snapshot_name.unwrap();
     let mount_ost = ost_name(
         &h,
-        &h.api::<FlexCloneMount>().get("mount").await.unwrap().status.unwrap().storage_id.unwrap(),
+        &h.api::<FlexCloneMount>()
+            .get("mount")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .storage_id
+            .unwrap(),
     );
     wait_ost(&h, &ost_name(&h, ONTAP_STORAGE), "the clone", |o| {
         snapshot(o, &ours).is_some_and(|s| !s.flex_clones.is_empty())
@@ -430,7 +491,13 @@ async fn a_period_costs_one_volume_get_and_one_snapshot_listing_per_storage() {
         periods * storages
     );
     assert_eq!(
-        delta(&s2, &s3, "ontap", "GET", "/api/storage/volumes/{uuid}/snapshots"),
+        delta(
+            &s2,
+            &s3,
+            "ontap",
+            "GET",
+            "/api/storage/volumes/{uuid}/snapshots"
+        ),
         periods * storages
     );
     let listings = delta(&s2, &s3, "ontap", "GET", "/api/storage/volumes");

@@ -38,9 +38,13 @@ pub const PROXMOX_CLUSTER_LABEL: &str = "pveontap.io/proxmox-cluster";
 )]
 pub struct OntapStorageSpec {}
 
+/// Written by the controller on every refresh: where the storage lives on ONTAP, the volume's space figures and
+/// every snapshot of the volume.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OntapStorageStatus {
+    /// The `metadata.generation` the status was last written for (the spec is empty, so it only moves when the
+    /// object is made again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// `Ready`: the last refresh read the volume and its snapshots (False with the reason when it could not;
@@ -48,6 +52,8 @@ pub struct OntapStorageStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// Summary of the last refresh (volume, space, snapshot counts) or why it failed; the Ready condition's
+    /// message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The ProxmoxCluster the storage belongs to.
@@ -57,6 +63,7 @@ pub struct OntapStorageStatus {
     /// The storage's NFS `server` and `export` as Proxmox defines them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The storage's NFS `export` path as Proxmox defines it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<String>,
     /// Whether the storage is pinned in the ProxmoxCluster's `storageMappings` (else matched by data LIF and
@@ -65,7 +72,9 @@ pub struct OntapStorageStatus {
     pub pinned: bool,
     /// The OntapCluster serving it.
     pub ontap_cluster: String,
+    /// The SVM (storage VM) that owns the volume.
     pub svm: String,
+    /// The ONTAP volume whose junction path (or a directory below it) is the storage's export.
     pub volume: VolumeIdentity,
     /// Directory of the storage root inside the volume; absent when the export is the volume's junction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +84,7 @@ pub struct OntapStorageStatus {
     pub volume_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<StorageSpace>,
+    /// How many snapshots the volume has, whoever made them.
     #[serde(default)]
     pub snapshot_count: u32,
     /// Snapshots no object here manages (made by hand, by an ONTAP policy, by another tool, or left behind).
@@ -91,7 +101,9 @@ pub struct OntapStorageStatus {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeIdentity {
+    /// The volume's name in its SVM.
     pub name: String,
+    /// The volume's UUID (stable across renames).
     pub uuid: String,
 }
 
@@ -117,10 +129,13 @@ pub struct StorageSpace {
     /// `space.snapshot.used`: held only by snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_used_bytes: Option<u64>,
+    /// `sizeBytes`, readable (binary units, e.g. `1.0Ti`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// `usedBytes`, readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used: Option<String>,
+    /// `savedBySharingBytes`, readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved_by_sharing: Option<String>,
 }
@@ -144,7 +159,9 @@ pub enum SnapshotOrigin {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveredSnapshot {
+    /// The snapshot's name on the volume.
     pub name: String,
+    /// The snapshot's UUID on ONTAP.
     pub uuid: String,
     /// ISO 8601, as ONTAP reports it (whole seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,9 +169,12 @@ pub struct DiscoveredSnapshot {
     /// ONTAP's `size` of the snapshot (bytes; absent before ONTAP 9.9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+    /// ONTAP's `comment` of the snapshot (this controller writes its ownership marker there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Who stands behind the snapshot: `Managed`, `Adopted`, `Orphaned`, `OtherCluster` or `Unmanaged`.
     pub origin: SnapshotOrigin,
+    /// The object here that manages the snapshot (for `Managed` and `Adopted`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<ManagingObject>,
     /// ONTAP's `owners` of the snapshot (`volume_clone`, `snapmirror`, …): what keeps ONTAP from deleting it.
@@ -171,7 +191,9 @@ pub struct DiscoveredSnapshot {
 pub struct ManagingObject {
     /// `VolumeSnapshot` or `VmDiskClone` (its short-lived crash-point snapshot).
     pub kind: String,
+    /// The object's namespace.
     pub namespace: String,
+    /// The object's name.
     pub name: String,
     /// The VolumeSnapshotSchedule that made the VolumeSnapshot, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]

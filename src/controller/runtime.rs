@@ -263,10 +263,13 @@ pub async fn run(
                 .concurrency(conc.backends)
                 .debounce(std::time::Duration::from_secs(1)),
         )
-        .reconcile_all_on(ontap_storage::triggers::stream(
-            &client,
-            &ctx.settings.namespaces,
-        ));
+        .reconcile_all_on({
+            // A change (a storage added by a FlexCloneMount, a snapshot taken) must show at once: the refresh it
+            // triggers resolves afresh, as a periodic one does, instead of from facts learned before it.
+            let ctx = ctx.clone();
+            ontap_storage::triggers::stream(&client, &ctx.settings.namespaces)
+                .map(move |()| ctx.facts.discovered.forget_all())
+        });
         tasks.push(run_built(
             controller,
             ctx.clone(),

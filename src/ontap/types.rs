@@ -230,7 +230,8 @@ pub struct VolumeUsage {
 /// Fields of [`VolumeUsage`]; `space.logical_space` and `space.snapshot` are expensive and must be named.
 /// `clone.has_flexclone` (9.11+) says whether any FlexClone has this volume as parent, so the clones are listed
 /// only when there are some.
-pub const VOLUME_USAGE_FIELDS: &str = "uuid,name,svm.name,state,snapshot_count,space.size,space.used,\
+pub const VOLUME_USAGE_FIELDS: &str =
+    "uuid,name,svm.name,state,snapshot_count,space.size,space.used,\
 space.physical_used,space.logical_space.used,space.snapshot.used,clone.has_flexclone";
 
 /// A snapshot record with its size (`size` exists since 9.9; older releases leave it out).

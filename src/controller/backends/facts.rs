@@ -60,6 +60,10 @@ impl<V: Clone> FactCache<V> {
     pub fn forget(&self, key: &str) {
         unpoisoned(&self.map).remove(key);
     }
+
+    pub fn forget_all(&self) {
+        unpoisoned(&self.map).clear();
+    }
 }
 
 #[cfg(test)]

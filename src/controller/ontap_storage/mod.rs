@@ -52,10 +52,7 @@ pub fn usable_together(a: &[String], b: &[String], served: &[String]) -> bool {
 /// its namespaces may use `pc` (two controllers serving different namespaces never write each other's objects).
 fn serves(ctx: &Context, pc: &ProxmoxCluster) -> bool {
     let served = &ctx.settings.namespaces;
-    served.is_empty()
-        || served
-            .iter()
-            .any(|ns| pc.spec.allows_namespace(ns))
+    served.is_empty() || served.iter().any(|ns| pc.spec.allows_namespace(ns))
 }
 
 #[instrument(skip_all, fields(kind = KIND, proxmox_cluster = %pc.name_any()))]
@@ -166,6 +163,8 @@ async fn refresh(pc: &ProxmoxCluster, ctx: &Context) -> Result<(), Error> {
         let current = existing.get(name);
         let previous = current.and_then(|o| o.status.clone());
         let mut status = identity(pc, storage, backing, previous.clone());
+        // The spec is empty and never changes: a new object starts at generation 1.
+        status.observed_generation = Some(current.and_then(|o| o.metadata.generation).unwrap_or(1));
         match observe::volume(ontap, &backing.volume_uuid).await {
             Ok(seen) => {
                 let space = plan::space(&seen.usage);

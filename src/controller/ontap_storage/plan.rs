@@ -75,7 +75,11 @@ pub struct Owners {
 impl Owners {
     /// Who stands behind a snapshot: our marker naming a live object, a VolumeSnapshot whose status names it,
     /// our marker with the object gone, another cluster's marker, or nobody.
-    pub fn classify(&self, comment: Option<&str>, uuid: &str) -> (SnapshotOrigin, Option<ManagingObject>) {
+    pub fn classify(
+        &self,
+        comment: Option<&str>,
+        uuid: &str,
+    ) -> (SnapshotOrigin, Option<ManagingObject>) {
         let marker = comment.and_then(OwnerMarker::parse);
         let ours = marker.as_ref().filter(|m| m.cluster == self.our_cluster);
         if let Some(obj) = ours.and_then(|m| self.by_uid.get(&m.uid)) {
@@ -199,7 +203,13 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// The one-line summary of a refreshed storage.
-pub fn summary(volume: &str, svm: &str, space: &StorageSpace, snapshots: u32, unmanaged: u32) -> String {
+pub fn summary(
+    volume: &str,
+    svm: &str,
+    space: &StorageSpace,
+    snapshots: u32,
+    unmanaged: u32,
+) -> String {
     let mut msg = format!("volume {svm}:{volume}");
     if let (Some(used), Some(size)) = (&space.used, &space.size) {
         msg.push_str(&format!(", {used} used of {size}"));
@@ -207,7 +217,9 @@ pub fn summary(volume: &str, svm: &str, space: &StorageSpace, snapshots: u32, un
     if let Some(saved) = &space.saved_by_sharing {
         msg.push_str(&format!(", {saved} saved by sharing"));
     }
-    msg.push_str(&format!(", {snapshots} snapshot(s), {unmanaged} not managed here"));
+    msg.push_str(&format!(
+        ", {snapshots} snapshot(s), {unmanaged} not managed here"
+    ));
     msg
 }
 
@@ -222,7 +234,11 @@ mod tests {
         assert_eq!(n["nfs_b"], "pve-a.nfs-b");
         let n = object_names("pve-a", ["ONTAP01", "ontap01"]);
         assert_ne!(n["ONTAP01"], n["ontap01"]);
-        assert!(n["ONTAP01"].starts_with("pve-a.ontap01-"), "{}", n["ONTAP01"]);
+        assert!(
+            n["ONTAP01"].starts_with("pve-a.ontap01-"),
+            "{}",
+            n["ONTAP01"]
+        );
         let long = "x".repeat(250);
         let n = object_names(&long, ["s1"]);
         assert!(n["s1"].len() <= NAME_MAX, "{}", n["s1"].len());
@@ -269,7 +285,10 @@ mod tests {
             o.classify(Some(&marker("c2", "u1")), "s3").0,
             SnapshotOrigin::OtherCluster
         );
-        assert_eq!(o.classify(Some("by hand"), "s4").0, SnapshotOrigin::Unmanaged);
+        assert_eq!(
+            o.classify(Some("by hand"), "s4").0,
+            SnapshotOrigin::Unmanaged
+        );
         // A marker someone typed into the middle of a comment claims nothing.
         assert_eq!(
             o.classify(Some(&format!("{ours} not last")), "s5").0,
@@ -300,7 +319,10 @@ mod tests {
             clone_parent_volume: Some("vol".into()),
             clone_parent_snapshot: Some("b".into()),
         };
-        let clones = vec![clone("theirs", None), clone("pvo_x", Some(marker("c1", "m1")))];
+        let clones = vec![
+            clone("theirs", None),
+            clone("pvo_x", Some(marker("c1", "m1"))),
+        ];
         let out = snapshots(&details, &clones, &o);
         assert_eq!(out[0].name, "a");
         assert!(out[0].flex_clones.is_empty());
@@ -339,7 +361,10 @@ mod tests {
             owners: vec!["volume_clone".into()],
             ..Default::default()
         };
-        assert!(needs_clone_listing(&VolumeUsage::default(), &[held.clone()]));
+        assert!(needs_clone_listing(
+            &VolumeUsage::default(),
+            std::slice::from_ref(&held)
+        ));
         assert!(!needs_clone_listing(
             &VolumeUsage {
                 has_flexclone: Some(false),

@@ -49,7 +49,10 @@ pub async fn write(
     };
     match current {
         Some(obj) if !owned_by(&obj, pc) => {
-            warn!(object = name, "an OntapStorage of this name exists that the controller did not make; left alone");
+            warn!(
+                object = name,
+                "an OntapStorage of this name exists that the controller did not make; left alone"
+            );
             return Ok(false);
         }
         Some(obj) if obj.status.as_ref() == Some(status) => return Ok(true),
@@ -58,9 +61,12 @@ pub async fn write(
             let mut obj = OntapStorage::new(name, OntapStorageSpec {});
             let meta = obj.meta_mut();
             meta.labels = Some(
-                [(PROXMOX_CLUSTER_LABEL.to_owned(), pc.uid().unwrap_or_default())]
-                    .into_iter()
-                    .collect(),
+                [(
+                    PROXMOX_CLUSTER_LABEL.to_owned(),
+                    pc.uid().unwrap_or_default(),
+                )]
+                .into_iter()
+                .collect(),
             );
             // Owned by the ProxmoxCluster: the garbage collector removes it with the cluster.
             meta.owner_references = pc.controller_owner_ref(&()).map(|mut o| {

@@ -60,10 +60,12 @@ fn volume_snapshot(vs: &VolumeSnapshot) -> String {
 
 fn flex_clone_mount(m: &FlexCloneMount) -> String {
     let s = m.status.clone().unwrap_or_default();
+    // The phase too: the Proxmox storage is added after the clone, and Ready says it is there.
     format!(
-        "{:?}|{:?}|{}|{}",
+        "{:?}|{:?}|{:?}|{}|{}",
         s.clone_volume_uuid,
         s.storage_id,
+        s.phase,
         s.split_complete,
         m.meta().deletion_timestamp.is_some()
     )
@@ -81,7 +83,10 @@ fn never(_: &OntapStorage) -> String {
 /// Every trigger of discovery, merged.
 pub fn stream(client: &Client, namespaces: &[String]) -> BoxStream<'static, ()> {
     let mut streams: Vec<BoxStream<'static, ()>> = vec![
-        changes(Api::<OntapCluster>::all(client.clone()), generation::<OntapCluster>),
+        changes(
+            Api::<OntapCluster>::all(client.clone()),
+            generation::<OntapCluster>,
+        ),
         changes(Api::<OntapStorage>::all(client.clone()), never),
     ];
     if namespaces.is_empty() {
@@ -89,8 +94,14 @@ pub fn stream(client: &Client, namespaces: &[String]) -> BoxStream<'static, ()> 
         streams.push(changes(Api::all(client.clone()), flex_clone_mount));
     } else {
         for ns in namespaces {
-            streams.push(changes(Api::namespaced(client.clone(), ns), volume_snapshot));
-            streams.push(changes(Api::namespaced(client.clone(), ns), flex_clone_mount));
+            streams.push(changes(
+                Api::namespaced(client.clone(), ns),
+                volume_snapshot,
+            ));
+            streams.push(changes(
+                Api::namespaced(client.clone(), ns),
+                flex_clone_mount,
+            ));
         }
     }
     futures::stream::select_all(streams).boxed()
