@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::cli::{StorageCommand, StorageMount, StorageSnapshot};
 use crate::context::{fail, Ctx};
+use crate::discovery::{self, Discovery};
 use crate::manifests::{self, SnapshotRef, SnapshotTarget};
 use crate::{cmd_restore, lookup, submit, view};
 
@@ -87,6 +88,7 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
         })
     });
     let mounts = lookup::list::<FlexCloneMount>(ctx).await?;
+    let found = discovery::load(ctx).await;
     let mut values: Vec<(Value, String)> = snaps
         .iter()
         .map(|s| {
@@ -104,6 +106,10 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
         let objects: Vec<Value> = values.into_iter().map(|(v, _)| v).collect();
         return submit::print_objects(output, &objects);
     }
+    let elsewhere = match storage {
+        Some(s) => others_note(ctx, &found, &snaps, s).await,
+        None => None,
+    };
     if values.is_empty() {
         match storage {
             Some(s) => println!(
@@ -112,6 +118,9 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
             ),
             None => println!("No snapshots in namespace {}.", ctx.namespace),
         }
+        if let Some(note) = elsewhere {
+            println!("{note}");
+        }
         return Ok(());
     }
     let now = Utc::now();
@@ -119,6 +128,10 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
         .iter()
         .map(|(v, used)| {
             let st = &v["status"];
+            let size = st["snapshotUuid"]
+                .as_str()
+                .and_then(|u| found.snapshot(u))
+                .map_or_else(|| "-".into(), discovery::size);
             vec![
                 storage_of(v),
                 v["metadata"]["name"]
@@ -127,6 +140,7 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
                     .to_owned(),
                 view::or_dash(st["snapshotName"].as_str()),
                 view::age(taken_at(v), now),
+                size,
                 view::or_dash(st["consistencyApplied"].as_str()),
                 view::common(v).phase,
                 view::or_dash(Some(used)),
@@ -141,6 +155,7 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
                 "SNAPSHOT",
                 "ONTAP SNAPSHOT",
                 "AGE",
+                "SIZE",
                 "CONSISTENCY",
                 "PHASE",
                 "MOUNTED AS"
@@ -148,7 +163,47 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
             &rows
         )
     );
+    if let Discovery::Unreadable(why) = &found {
+        eprintln!("note: {why}: sizes are not shown");
+    }
+    if let Some(note) = elsewhere {
+        println!("{note}");
+    }
     Ok(())
+}
+
+/// The line saying how many more snapshots the storage's volume holds than the namespace's objects name (made by
+/// hand, by an ONTAP policy, by another namespace); `None` when discovery cannot tell or there are none.
+async fn others_note(
+    ctx: &Ctx,
+    found: &Discovery,
+    snaps: &[VolumeSnapshot],
+    storage: &str,
+) -> Option<String> {
+    let pve = match snaps
+        .iter()
+        .find_map(|s| s.spec.proxmox_cluster_ref.as_ref().map(|r| r.name.clone()))
+    {
+        Some(p) => p,
+        None => ctx.proxmox().await.ok()?,
+    };
+    let status = found.storage(&pve, storage)?.status.as_ref()?;
+    let ours: Vec<&str> = snaps
+        .iter()
+        .filter_map(|s| s.status.as_ref()?.snapshot_uuid.as_deref())
+        .collect();
+    let others = status
+        .snapshots
+        .iter()
+        .filter(|d| !ours.contains(&d.uuid.as_str()))
+        .count();
+    (others > 0).then(|| {
+        format!(
+            "{others} more snapshot(s) on volume {} that no object of namespace {} names: \
+             `kubectl pveontap storage show {storage}` lists them",
+            status.volume.name, ctx.namespace
+        )
+    })
 }
 
 /// When ONTAP took the snapshot, else when the object was created.
@@ -393,7 +448,16 @@ async fn show_storage(ctx: &Ctx, storage: &str) -> anyhow::Result<()> {
                     .is_some_and(|n| snaps.iter().any(|s| s["metadata"]["name"] == n))
         })
         .collect();
-    if snaps.is_empty() && mounts.is_empty() {
+    let pve = match snaps
+        .iter()
+        .find_map(|v| v["spec"]["proxmoxClusterRef"]["name"].as_str())
+    {
+        Some(p) => Some(p.to_owned()),
+        None => ctx.proxmox().await.ok(),
+    };
+    let found = discovery::load(ctx).await;
+    let discovered = pve.as_deref().and_then(|p| found.storage(p, storage));
+    if snaps.is_empty() && mounts.is_empty() && discovered.is_none() {
         return Err(fail(format!(
             "nothing in namespace {} is named {storage:?}: no VolumeSnapshot, no FlexCloneMount, and no \
              snapshot of a storage of that id (`kubectl pveontap storage list`; take one with \
@@ -402,8 +466,18 @@ async fn show_storage(ctx: &Ctx, storage: &str) -> anyhow::Result<()> {
         )));
     }
     if let Some(output) = ctx.global.output {
-        let all: Vec<Value> = snaps.into_iter().chain(mounts).collect();
+        let all: Vec<Value> = snaps
+            .into_iter()
+            .chain(mounts)
+            .chain(discovered.and_then(|d| serde_json::to_value(d).ok()))
+            .collect();
         return submit::print_objects(output, &all);
+    }
+    if let Some(d) = discovered {
+        return show_discovered(&snaps, &mounts, d, storage);
+    }
+    if let Some(note) = pve.as_deref().and_then(|p| found.missing_note(p, storage)) {
+        eprintln!("{note}");
     }
     // The volume as the newest resolved snapshot saw it.
     let resolved = snaps
@@ -452,26 +526,141 @@ async fn show_storage(ctx: &Ctx, storage: &str) -> anyhow::Result<()> {
             view::table(&["SNAPSHOT", "ONTAP SNAPSHOT", "AGE", "PHASE"], &rows)
         );
     }
-    if !mounts.is_empty() {
+    print_mounts(&mounts);
+    Ok(())
+}
+
+/// `storage show` with discovery: the volume as ONTAP reports it and every snapshot of it, ours or not.
+fn show_discovered(
+    snaps: &[Value],
+    mounts: &[Value],
+    d: &pve_ontap_controller::api::OntapStorage,
+    storage: &str,
+) -> anyhow::Result<()> {
+    let Some(st) = d.status.as_ref() else {
+        return Ok(());
+    };
+    let space = st.space.clone().unwrap_or_default();
+    let ready = st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map_or_else(|| "-".into(), |c| format!("{} ({})", c.status, c.reason));
+    print_pairs(&[
+        ("Storage".into(), storage.to_owned()),
+        ("ProxmoxCluster".into(), st.proxmox_cluster.clone()),
+        (
+            "NFS".into(),
+            format!(
+                "{}:{}",
+                view::or_dash(st.server.as_deref()),
+                view::or_dash(st.export.as_deref())
+            ),
+        ),
+        (
+            "ONTAP volume".into(),
+            format!("{} ({})", st.volume.name, st.volume.uuid),
+        ),
+        ("SVM".into(), st.svm.clone()),
+        ("OntapCluster".into(), st.ontap_cluster.clone()),
+        ("State".into(), view::or_dash(st.volume_state.as_deref())),
+        ("Size".into(), view::or_dash(space.size.as_deref())),
+        ("Used".into(), view::or_dash(space.used.as_deref())),
+        (
+            "Saved by sharing".into(),
+            view::or_dash(space.saved_by_sharing.as_deref()),
+        ),
+        (
+            "Snapshots".into(),
+            format!(
+                "{} ({} not managed by any object)",
+                st.snapshot_count, st.unmanaged_snapshot_count
+            ),
+        ),
+        ("Mounts".into(), mounts.len().to_string()),
+        (
+            "Discovery".into(),
+            format!(
+                "{ready}, refreshed {} ago",
+                view::age(
+                    view::time(&serde_json::to_value(&st.refreshed_at)?),
+                    Utc::now()
+                )
+            ),
+        ),
+    ]);
+    if !st.snapshots.is_empty() {
         println!();
-        let rows: Vec<Vec<String>> = mounts
+        let now = Utc::now();
+        let object_of = |uuid: &str| {
+            snaps
+                .iter()
+                .find(|v| v["status"]["snapshotUuid"].as_str() == Some(uuid))
+                .and_then(|v| v["metadata"]["name"].as_str())
+                .map(str::to_owned)
+        };
+        let rows: Vec<Vec<String>> = st
+            .snapshots
             .iter()
-            .map(|v| {
+            .map(|s| {
+                let created = s
+                    .create_time
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc));
                 vec![
-                    v["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    view::or_dash(v["status"]["storageId"].as_str()),
-                    view::or_dash(v["status"]["cloneVolumeName"].as_str()),
-                    view::common(v).phase,
+                    s.name.clone(),
+                    view::or_dash(object_of(&s.uuid).as_deref()),
+                    view::age(created, now),
+                    discovery::size(s),
+                    discovery::origin(s).to_owned(),
+                    discovery::managed_by(s),
+                    discovery::clones(s),
                 ]
             })
             .collect();
         print!(
             "{}",
-            view::table(&["MOUNT", "PROXMOX STORAGE", "FLEXCLONE", "PHASE"], &rows)
+            view::table(
+                &[
+                    "ONTAP SNAPSHOT",
+                    "OBJECT",
+                    "AGE",
+                    "SIZE",
+                    "ORIGIN",
+                    "MANAGED BY",
+                    "FLEXCLONES"
+                ],
+                &rows
+            )
         );
     }
+    print_mounts(mounts);
     Ok(())
+}
+
+/// The FlexCloneMounts of a storage as a table (nothing when there are none).
+fn print_mounts(mounts: &[Value]) {
+    if mounts.is_empty() {
+        return;
+    }
+    println!();
+    let rows: Vec<Vec<String>> = mounts
+        .iter()
+        .map(|v| {
+            vec![
+                v["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                view::or_dash(v["status"]["storageId"].as_str()),
+                view::or_dash(v["status"]["cloneVolumeName"].as_str()),
+                view::common(v).phase,
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        view::table(&["MOUNT", "PROXMOX STORAGE", "FLEXCLONE", "PHASE"], &rows)
+    );
 }

@@ -8,6 +8,7 @@ mod cmd_status;
 mod cmd_storage;
 mod cmd_vm;
 mod context;
+mod discovery;
 mod follow;
 mod lookup;
 mod manifests;

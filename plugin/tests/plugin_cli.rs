@@ -8,10 +8,12 @@ use std::process::{Command, Stdio};
 
 use controller_support::*;
 use kube::api::Api;
+use pve_ontap_controller::api::ontap_storage::OntapStorageStatus;
 use pve_ontap_controller::api::{
-    FlexCloneMount, OntapCluster, ProxmoxCluster, VmDiskClone, VolumeSnapshot,
+    FlexCloneMount, OntapCluster, OntapStorage, ProxmoxCluster, VmDiskClone, VolumeSnapshot,
     VolumeSnapshotRestore,
 };
+use pve_ontap_controller::controller::ontap_storage::plan::human;
 
 /// What one run of the plugin left behind.
 struct Run {
@@ -357,12 +359,56 @@ async fn yaml_output_and_server_dry_run_create_nothing() {
     h.finish().await;
 }
 
-/// The old script's storage commands in one round trip: snapshot, list, mount, (refused) delete, show, unmount
-/// by Proxmox storage id, delete by ONTAP snapshot name.
+/// Waits until discovery's OntapStorage of `storage` satisfies `pred`.
+async fn discovered(
+    h: &Harness,
+    storage: &str,
+    what: &str,
+    pred: impl Fn(&OntapStorageStatus) -> bool,
+) -> OntapStorageStatus {
+    let api: Api<OntapStorage> = Api::all(h.admin.clone());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let found = api
+            .list(&Default::default())
+            .await
+            .expect("list OntapStorages")
+            .items
+            .into_iter()
+            .filter_map(|o| o.status)
+            .find(|s| s.proxmox_cluster == h.pve_name && s.storage == storage);
+        match found {
+            Some(s) if pred(&s) => return s,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "OntapStorage of {storage} never showed {what}: {other:#?}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn has_snapshot(s: &OntapStorageStatus, name: &str) -> bool {
+    s.snapshots.iter().any(|d| d.name == name)
+}
+
+/// The old script's storage commands in one round trip: snapshot, list (with sizes and the snapshots no object
+/// names, from discovery), mount, (refused) delete, show (every ONTAP snapshot of the volume), unmount by Proxmox
+/// storage id, delete by ONTAP snapshot name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_snapshot_list_mount_unmount_delete() {
-    let h = Harness::start("plugin-storage").await;
+    let h = Harness::start_with(
+        "plugin-storage",
+        Options {
+            // Long: what shows comes through the change triggers.
+            discovery_interval: Some(std::time::Duration::from_secs(3600)),
+            ..Default::default()
+        },
+    )
+    .await;
     let p = Plugin::new(&h).await;
+    // A snapshot made on ONTAP directly, as the old script or an ONTAP policy would.
+    h.foreign_snapshot("pve_images", "by_hand").await;
     p.run(&["storage", "snapshot", "ONTAP01", "--name", "nightly"])
         .await
         .ok();
@@ -370,6 +416,18 @@ async fn storage_snapshot_list_mount_unmount_delete() {
     assert!(ready_to_use(&snap));
     let ontap_name = snap.status.as_ref().unwrap().snapshot_name.clone().unwrap();
     assert!(snapshot_names(&h.inventory().await, "pve_images").contains(&ontap_name));
+
+    let seen = discovered(&h, "ONTAP01", "both snapshots", |s| {
+        has_snapshot(s, "by_hand") && has_snapshot(s, &ontap_name)
+    })
+    .await;
+    let size = seen
+        .snapshots
+        .iter()
+        .find(|d| d.name == ontap_name)
+        .and_then(|d| d.size_bytes)
+        .map(human)
+        .expect("the simulator reports snapshot sizes");
 
     let list = p.run(&["storage", "list", "ONTAP01"]).await;
     list.ok();
@@ -379,8 +437,19 @@ async fn storage_snapshot_list_mount_unmount_delete() {
         .find(|l| l.contains("nightly"))
         .unwrap_or_else(|| panic!("{}", list.stdout));
     assert!(
-        row.starts_with("ONTAP01") && row.contains(&ontap_name) && row.contains("Ready"),
+        row.starts_with("ONTAP01")
+            && row.contains(&ontap_name)
+            && row.contains("Ready")
+            && row.contains(&format!(" {size} ")),
         "{row}"
+    );
+    assert!(
+        list.stdout.contains(&format!(
+            "1 more snapshot(s) on volume pve_images that no object of namespace {} names",
+            h.ns
+        )),
+        "{}",
+        list.stdout
     );
 
     p.run(&[
@@ -418,12 +487,42 @@ async fn storage_snapshot_list_mount_unmount_delete() {
     let snap = h.api::<VolumeSnapshot>().get("nightly").await.unwrap();
     assert!(snap.metadata.deletion_timestamp.is_none());
 
+    let clone_volume = mount
+        .status
+        .as_ref()
+        .unwrap()
+        .clone_volume_name
+        .clone()
+        .unwrap();
+    discovered(&h, "ONTAP01", "the mount's FlexClone", |s| {
+        s.snapshots
+            .iter()
+            .any(|d| d.name == ontap_name && !d.flex_clones.is_empty())
+    })
+    .await;
     let show = p.run(&["storage", "show", "ONTAP01"]).await;
     show.ok();
     assert!(
         show.stdout.contains("pve_images") && show.stdout.contains("nightly-mount"),
         "{}",
         show.stdout
+    );
+    let line = |name: &str| {
+        show.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{}", show.stdout))
+            .to_owned()
+    };
+    let foreign = line("by_hand");
+    assert!(foreign.contains("Unmanaged"), "{foreign}");
+    let ours = line(&ontap_name);
+    assert!(
+        ours.contains(" nightly ")
+            && ours.contains(" Managed ")
+            && ours.contains(&format!("VolumeSnapshot {}/nightly", h.ns))
+            && ours.contains(&format!("{clone_volume} ({}/nightly-mount)", h.ns)),
+        "{ours}"
     );
     let show = p.run(&["storage", "show", &ontap_name]).await;
     show.ok();

@@ -166,7 +166,9 @@ pub struct DiscoveredSnapshot {
     /// ISO 8601, as ONTAP reports it (whole seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
-    /// ONTAP's `size` of the snapshot (bytes; absent before ONTAP 9.9).
+    /// ONTAP's `size` of the snapshot in bytes (absent before ONTAP 9.9): as the REST API reports it, the data
+    /// the volume's active file system held when the snapshot was taken, not the blocks only this snapshot keeps
+    /// (the CLI's `snapshot show -fields size`; NetApp KB CONTAP-692867).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
     /// ONTAP's `comment` of the snapshot (this controller writes its ownership marker there).
