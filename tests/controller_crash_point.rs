@@ -272,7 +272,15 @@ async fn freeze_deadline_with_require_consistency_fails() {
         st.message
     );
     assert_ne!(st.consistency_applied, Some(VmConsistency::FsFreeze));
-    // The retries freeze again (each thawed at the deadline); once the object is gone the guest runs thawed.
+    // A permanent failure is tried again by an edit or the resync, not by the watch events of its own status
+    // writes: the guest is frozen once, not every few seconds (the attempt takes the 1 s deadline plus copies).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let freezes = pve_events_for(&h.inventory().await, 100)
+        .into_iter()
+        .filter(|k| k == "freeze")
+        .count();
+    assert_eq!(freezes, 1, "the guest was frozen {freezes} times");
+    // Once the object is gone the guest runs thawed.
     h.delete_and_wait::<VmDiskClone>("strict").await;
     let inv = h.inventory().await;
     let vm = vm(&inv, 100).expect("VM 100");

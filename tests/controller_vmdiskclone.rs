@@ -9,6 +9,7 @@ use pve_ontap_controller::api::common::{VmRestoreAction, VmTaskStep};
 use pve_ontap_controller::api::vm_disk_clone::VmConsistency;
 use pve_ontap_controller::api::{Phase, VmDiskClone};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 fn vm100(inv: &Value) -> Value {
     vm(inv, 100).expect("VM 100").clone()
@@ -689,6 +690,49 @@ async fn slow_shutdown_is_followed_across_reconciles() {
     assert!(events[stop..].iter().any(|k| k == "start"), "{events:?}");
     assert!(copied(&inv, &st.disks[0].clone_path));
     h.delete_and_wait::<VmDiskClone>("slow").await;
+    h.finish().await;
+}
+
+/// A pause that keeps failing is tried again with growing delays, not at once by the watch event of the status
+/// write that reported the last failure: the VM is disturbed a few times, not continuously, and stays running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_suspend_backs_off() {
+    let h = Harness::start("vdc-pauseloop").await;
+    h.add_fault(json!({
+        "api": "pve", "async_failure": { "operation": "qmpause", "message": "pause failed: injected" }
+    }))
+    .await;
+    let obj = h
+        .create_wait_for::<VmDiskClone>(suspend_scsi0(&h, "pauseloop"), |o| {
+            o.status.as_ref().is_some_and(|s| {
+                s.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("pause failed: injected"))
+            })
+        })
+        .await;
+    assert_eq!(
+        obj.status.unwrap().phase,
+        Phase::InProgress,
+        "a failed task is retried"
+    );
+    // The harness backs off from 200 ms doubling to 3 s (±20 %): after the first failure, retries at about
+    // 0.2, 0.6, 1.4, 3 and 6 s, so at most 6 pauses by then, 8 allowing for slack. Without the hold each
+    // failure's status write starts the next pause at once (23 in a measured run).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let inv = h.inventory().await;
+    let pauses = inv["pve"]["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["type"] == "qmpause")
+        .count();
+    assert!((2..=8).contains(&pauses), "{pauses} pause attempts");
+    assert_running(&inv, 100);
+    h.assert_event("pauseloop", "Warning", "ProxmoxTaskFailed")
+        .await;
+    h.delete_and_wait::<VmDiskClone>("pauseloop").await;
+    assert_running(&h.inventory().await, 100);
     h.finish().await;
 }
 

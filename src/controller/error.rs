@@ -151,9 +151,15 @@ impl Error {
             Error::Waiting(_) | Error::Timeout { .. } => RetryClass::Transient,
             Error::Ontap(e) if e.is_transient() || e.is_busy() => RetryClass::Transient,
             Error::Ontap(_) => RetryClass::Permanent,
-            // A VM in the wrong state for an operation (e.g. not running yet) usually changes by itself.
+            // A VM in the wrong state for an operation (e.g. not running yet) usually changes by itself. A power
+            // task that ran and failed (a pause, a shutdown) is one failed attempt: the VM is put back and the
+            // attempt is made again with backoff, not left Failed until the resync.
             Error::Proxmox(e)
-                if e.is_transient() || matches!(e, ProxmoxError::WrongState { .. }) =>
+                if e.is_transient()
+                    || matches!(
+                        e,
+                        ProxmoxError::WrongState { .. } | ProxmoxError::TaskFailed { .. }
+                    ) =>
             {
                 RetryClass::Transient
             }
@@ -237,6 +243,14 @@ mod tests {
         assert_eq!(
             (e.retry_class(), e.category()),
             (RetryClass::Transient, "ProxmoxLocked")
+        );
+        let e = Error::from(ProxmoxError::TaskFailed {
+            upid: "UPID:pve1:00001234:00005678:65000000:qmpause:100:root@pam:".into(),
+            exitstatus: "pause failed".into(),
+        });
+        assert_eq!(
+            (e.retry_class(), e.category()),
+            (RetryClass::Transient, "ProxmoxTaskFailed")
         );
         let e = Error::from(ProxmoxError::Forbidden {
             message: "Permission check failed".into(),

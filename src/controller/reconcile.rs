@@ -40,7 +40,14 @@ where
     let _timer = ctx.metrics.reconcile_started(K::KIND);
     let api = api_for(&ctx, obj.as_ref());
     let uid = obj.uid().unwrap_or_default();
-    let result = if finalizer::is_deleting(obj.as_ref()) {
+    let deleting = finalizer::is_deleting(obj.as_ref());
+    // Woken by our own status write (or any other event) while a failure's backoff runs: wait it out, so a
+    // failed pause or freeze is not tried again at once. Neither a success nor a failure, so the count stays.
+    if let Some(left) = ctx.backoff.held(&uid, obj.meta().generation, deleting) {
+        debug!(?left, "backing off after a failure");
+        return Ok(Action::requeue(left));
+    }
+    let result = if deleting {
         if !finalizer::has_finalizer(obj.as_ref()) {
             return Ok(Action::await_change());
         }
@@ -149,11 +156,21 @@ async fn record_error<K: Managed>(api: &Api<K>, obj: &K, err: &Error, ctx: &Cont
 }
 
 /// `error_policy` of every kind: transient errors back off per object, permanent ones wait for a change
-/// (a new generation triggers a reconcile) with a slow safety requeue.
+/// (a new generation triggers a reconcile) with a slow safety requeue. The backoff of a failure holds the
+/// object against other wake-ups too ([`super::backoff`]); waiting for something else (a VolumeSnapshot to be
+/// Ready, a job to finish) does not, since the event that ends the wait should be acted on at once.
 pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
     match err.retry_class() {
         RetryClass::Transient => {
-            let delay = ctx.backoff.next_delay(&obj.uid().unwrap_or_default());
+            let uid = obj.uid().unwrap_or_default();
+            let delay = match err {
+                Error::Waiting(_) => ctx.backoff.next_delay(&uid),
+                _ => ctx.backoff.next_delay_held(
+                    &uid,
+                    obj.meta().generation,
+                    finalizer::is_deleting(obj.as_ref()),
+                ),
+            };
             debug!(error = %err, ?delay, "transient error, retrying");
             Action::requeue(delay)
         }

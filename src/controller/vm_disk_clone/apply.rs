@@ -55,7 +55,10 @@ fn settled(obj: &VmDiskClone, ctx: &Context) -> Option<Action> {
         return Some(resync);
     }
     let st = obj.status.as_ref()?;
-    let settled = st.phase == Phase::Ready
+    // A permanent failure this process recorded is retried by the resync or a spec change, not by the watch
+    // event of its own status write: with `requireConsistency` each retry would freeze the guest again.
+    let failed_here = st.phase == Phase::Failed && ctx.facts.checked.get(&obj.uid()?).is_some();
+    let settled = (st.phase == Phase::Ready || failed_here)
         && st.observed_generation == obj.meta().generation
         && st.restore.is_empty()
         && st.vm_task.is_none();
@@ -67,6 +70,16 @@ pub async fn apply(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, E
     if let Some(action) = settled(&obj, &ctx) {
         return Ok(action);
     }
+    let uid = obj.uid().unwrap_or_default();
+    let result = apply_inner(obj, ctx.clone()).await;
+    match &result {
+        Err(e) if e.is_permanent() => ctx.facts.checked.put(uid, ()),
+        _ => ctx.facts.checked.forget(&uid),
+    }
+    result
+}
+
+async fn apply_inner(obj: Arc<VmDiskClone>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mut run = Run::new(obj, ctx).await?;
     // A VmDiskClone is a point-in-time copy: once something was made, the recorded plan stands. Noticed before
     // any status write records the new generation as observed.
