@@ -134,10 +134,7 @@ async fn list(ctx: &Ctx, storage: Option<&str>) -> anyhow::Result<()> {
                 .map_or_else(|| "-".into(), discovery::size);
             vec![
                 storage_of(v),
-                v["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                view::name(v).to_owned(),
                 view::or_dash(st["snapshotName"].as_str()),
                 view::age(taken_at(v), now),
                 size,
@@ -294,13 +291,7 @@ fn show_object(
     let c = view::common(v);
     let mut lines = vec![
         ("Kind".to_owned(), kind.to_owned()),
-        (
-            "Name".into(),
-            v["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ),
+        ("Name".into(), view::name(v).to_owned()),
         (
             "Phase".into(),
             format!("{} ({})", c.phase, view::or_dash(Some(c.reason()))),
@@ -511,10 +502,7 @@ async fn show_storage(ctx: &Ctx, storage: &str) -> anyhow::Result<()> {
             .iter()
             .map(|v| {
                 vec![
-                    v["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
+                    view::name(v).to_owned(),
                     view::or_dash(v["status"]["snapshotName"].as_str()),
                     view::age(taken_at(v), now),
                     view::common(v).phase,
@@ -649,10 +637,7 @@ fn print_mounts(mounts: &[Value]) {
         .iter()
         .map(|v| {
             vec![
-                v["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                view::name(v).to_owned(),
                 view::or_dash(v["status"]["storageId"].as_str()),
                 view::or_dash(v["status"]["cloneVolumeName"].as_str()),
                 view::common(v).phase,

@@ -124,7 +124,7 @@ pub fn vm_states(obj: &Value) -> Vec<String> {
 /// One progress line: `Kind/name: Phase (Reason) stage: message [VM 100 paused]`.
 pub fn progress_line(kind: &str, obj: &Value) -> String {
     let c = common(obj);
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let name = name(obj);
     let mut line = format!("{kind}/{name}: {}", c.phase);
     if !c.reason().is_empty() && c.reason() != c.phase {
         line.push_str(&format!(" ({})", c.reason()));
@@ -191,6 +191,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// `metadata.name` of an object, empty when it has none.
+pub fn name(obj: &Value) -> &str {
+    obj["metadata"]["name"].as_str().unwrap_or_default()
 }
 
 pub fn or_dash(s: Option<&str>) -> String {
