@@ -64,6 +64,11 @@ test-rust: ## Unit, simulator, integration and end-to-end tests (the workspace w
 	@table="$${CARGO_TARGET_DIR:-target}/tmp/hostile-inputs.md"; \
 	if [ -f "$$table" ]; then echo "hostile-input suite (tests/hostile_inputs.rs):"; cat "$$table"; fi
 
+.PHONY: test-least-privilege
+test-least-privilege: provision ## The controller suites with every harness as the README's least-privilege accounts
+	PVEONTAP_TEST_ACCOUNTS=least-privilege $(CARGO) test -p pve-ontap-controller --no-fail-fast \
+	  $(patsubst tests/%.rs,--test %,$(wildcard tests/controller_*.rs)) --test least_privilege --test hostile_inputs
+
 .PHONY: test-python
 test-python: ## The simulator checked with independent Python clients
 	@if [ -x scripts/test-sim-python.sh ]; then scripts/test-sim-python.sh; \

@@ -14,6 +14,47 @@ pub const DELETION_BLOCKED: &str = "DeletionBlocked";
 /// Set when the requested consistency could not be applied (e.g. guest agent failed to freeze).
 pub const CONSISTENCY: &str = "Consistency";
 
+/// kstatus (Flux, `kubectl wait`, cli-utils) reads these two "abnormal-true" conditions: present and `True` while the
+/// controller works towards the spec (`Reconciling`) or has given up until the spec changes (`Stalled`), absent
+/// otherwise.
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+/// Where an object stands for GitOps tools, written as the [`RECONCILING`] / [`STALLED`] pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The spec is realised (or the object is waiting on nothing this controller does).
+    Current,
+    /// Work towards the spec is under way, or a transient failure is being retried.
+    Reconciling,
+    /// A permanent failure: nothing changes until the spec does.
+    Stalled,
+}
+
+/// Sets the kstatus pair for `progress`; the one that does not apply is removed, so at most one is present.
+pub fn set_progress(
+    conditions: &mut Vec<Condition>,
+    progress: Progress,
+    reason: &str,
+    message: &str,
+    observed_generation: Option<i64>,
+) {
+    let (present, absent) = match progress {
+        Progress::Current => {
+            remove_condition(conditions, RECONCILING);
+            remove_condition(conditions, STALLED);
+            return;
+        }
+        Progress::Reconciling => (RECONCILING, STALLED),
+        Progress::Stalled => (STALLED, RECONCILING),
+    };
+    remove_condition(conditions, absent);
+    set_condition(
+        conditions,
+        new_condition(present, true, reason, message, observed_generation, now()),
+    );
+}
+
 /// Condition status values as Kubernetes spells them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -122,6 +163,30 @@ pub fn conditions_equal_ignoring_time(a: &[Condition], b: &[Condition]) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_keeps_at_most_one_of_reconciling_and_stalled() {
+        let mut conds = Vec::new();
+        set_progress(
+            &mut conds,
+            Progress::Reconciling,
+            "Cloning",
+            "cloning scsi0",
+            Some(2),
+        );
+        assert!(is_true(&conds, RECONCILING) && find(&conds, STALLED).is_none());
+        set_progress(
+            &mut conds,
+            Progress::Stalled,
+            "Invalid",
+            "vm 999 not found",
+            Some(2),
+        );
+        assert!(is_true(&conds, STALLED) && find(&conds, RECONCILING).is_none());
+        assert_eq!(find(&conds, STALLED).unwrap().observed_generation, Some(2));
+        set_progress(&mut conds, Progress::Current, "Ready", "", Some(2));
+        assert!(conds.is_empty(), "{conds:?}");
+    }
 
     fn at(sec: i64) -> Time {
         Time(k8s_openapi::jiff::Timestamp::from_second(sec).unwrap())

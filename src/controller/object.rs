@@ -7,7 +7,7 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::api::conditions::{self, READY};
+use crate::api::conditions::{self, Progress, READY};
 use crate::api::{
     FlexCloneMount, FlexCloneMountStatus, Phase, VmDiskClone, VmDiskCloneStatus, VolumeSnapshot,
     VolumeSnapshotRestore, VolumeSnapshotRestoreStatus, VolumeSnapshotSchedule,
@@ -23,7 +23,8 @@ pub struct CommonStatus<'a> {
 }
 
 impl CommonStatus<'_> {
-    /// Sets phase, message, observedGeneration and the Ready condition in one go.
+    /// Sets phase, message, observedGeneration, the Ready condition and the kstatus pair in one go: a permanent
+    /// failure (`Failed`) is `Stalled`, every phase on the way (including deletion) `Reconciling`.
     pub fn set(
         &mut self,
         phase: Phase,
@@ -46,6 +47,12 @@ impl CommonStatus<'_> {
                 conditions::now(),
             ),
         );
+        let progress = match phase {
+            Phase::Ready => Progress::Current,
+            Phase::Failed => Progress::Stalled,
+            Phase::Pending | Phase::InProgress | Phase::Deleting => Progress::Reconciling,
+        };
+        conditions::set_progress(self.conditions, progress, reason, &message, generation);
         *self.message = Some(message);
     }
 }

@@ -9,7 +9,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::info;
 
-use crate::api::conditions::{self, INSECURE_TLS, READY};
+use crate::api::conditions::{self, Progress, INSECURE_TLS, READY};
 use crate::api::{OntapCluster, OntapClusterStatus, ProxmoxCluster, ProxmoxClusterStatus};
 use crate::controller::context::Context;
 use crate::controller::error::{Error, RetryClass};
@@ -40,6 +40,7 @@ where
             let msg = record(&mut status, facts);
             let conds = status.conditions_mut();
             set_ready(conds, true, "Connected", &msg, generation);
+            conditions::set_progress(conds, Progress::Current, "Connected", &msg, generation);
             ctx.backoff
                 .reset(&obj.meta().uid.clone().unwrap_or_default());
             (Ok(Action::requeue(ctx.settings.resync)), msg)
@@ -47,13 +48,14 @@ where
         Err(e) => {
             ctx.metrics.reconcile_failed(K::KIND, e.category());
             let msg = e.to_string();
-            set_ready(
-                status.conditions_mut(),
-                false,
-                e.category(),
-                &msg,
-                generation,
-            );
+            let conds = status.conditions_mut();
+            set_ready(conds, false, e.category(), &msg, generation);
+            // An unreachable backend is retried (Reconciling); refused credentials or a bad spec wait for a change.
+            let progress = match e.retry_class() {
+                RetryClass::Transient => Progress::Reconciling,
+                RetryClass::Permanent => Progress::Stalled,
+            };
+            conditions::set_progress(conds, progress, e.category(), &msg, generation);
             (Err(e), msg)
         }
     };

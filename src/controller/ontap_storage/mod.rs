@@ -25,7 +25,7 @@ use super::context::Context;
 use super::error::{Error, RetryClass};
 use super::resolve::{self, Backing};
 use crate::api::common::namespace_listed;
-use crate::api::conditions::{self, READY};
+use crate::api::conditions::{self, Progress, READY};
 use crate::api::ontap_storage::VolumeIdentity;
 use crate::api::{OntapCluster, OntapStorage, OntapStorageStatus, ProxmoxCluster};
 use crate::controller::ports::{OntapClient, PveStorage};
@@ -263,6 +263,13 @@ fn set_ready(status: &mut OntapStorageStatus, ok: bool, reason: &str, msg: Strin
         &mut status.conditions,
         conditions::new_condition(READY, ok, reason, msg.clone(), None, conditions::now()),
     );
+    // Stale figures are refreshed on the next period by themselves: in progress, never stalled.
+    let progress = if ok {
+        Progress::Current
+    } else {
+        Progress::Reconciling
+    };
+    conditions::set_progress(&mut status.conditions, progress, reason, &msg, None);
     status.message = Some(msg);
 }
 
