@@ -2,6 +2,7 @@
 # Tools the scripts provision live in the tool cache (outside the checkout, shared by fresh clones):
 #   $(PVE_ONTAP_CACHE)/kube-<version>/bin  kube-apiserver, etcd, kubectl
 #   $(PVE_ONTAP_CACHE)/helm-<version>/bin  helm
+#   $(PVE_ONTAP_CACHE)/promtool-<version>/bin  promtool (checks the chart's alert rules)
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -28,7 +29,7 @@ test: provision check-fmt check-crds check-modules test-rust test-python test-ch
 	@echo "make test: all suites passed"
 
 .PHONY: provision
-provision: ## Build/install kube-apiserver, etcd, kubectl and helm into the tool cache (idempotent)
+provision: ## Build/install kube-apiserver, etcd, kubectl, helm and promtool into the tool cache (idempotent)
 	@scripts/provision.sh
 
 .PHONY: plugin
