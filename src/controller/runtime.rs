@@ -132,6 +132,7 @@ where
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let kind = K::kind(&()).to_string();
+    let metrics = ctx.metrics.clone();
     let store = controller.store();
     let stopped_early = stopped_before_first_sync(store, shutdown.clone(), kind.clone());
     let stream = controller
@@ -143,6 +144,14 @@ where
                 // Reconcile errors are already recorded in status, metrics and Events.
                 Err(kube::runtime::controller::Error::ReconcilerFailed(e, obj)) => {
                     tracing::debug!(kind = %kind, object = %obj, error = %e, "reconcile failed")
+                }
+                // Gone from the cache before its reconcile ran: deleted without our finalizer running to the end
+                // (never added, or removed by hand), so the reconcile that would forget it never comes.
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                    tracing::debug!(kind = %kind, object = %obj, "deleted before its reconcile ran");
+                    if let Some(uid) = &obj.extra.uid {
+                        metrics.forget_object(uid);
+                    }
                 }
                 Err(e) => warn!(kind = %kind, error = %e, "controller stream error"),
             }

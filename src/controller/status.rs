@@ -55,7 +55,7 @@ pub type Disturbed<S> = Box<dyn Fn(&S) -> Vec<(u32, VmDisturbance)> + Send + Syn
 
 /// One reconcile's status of a namespaced object: edited in place, written only when it changed since the last
 /// write (an unchanged write would wake the object up again for nothing). Every write that changes the phase
-/// counts a phase transition; kinds with consistency windows also report the VMs their status holds disturbed.
+/// counts a phase transition and moves the object in the phase gauge; kinds with consistency windows also report the VMs their status holds disturbed.
 pub struct StatusWriter<K: Managed> {
     api: Api<K>,
     name: String,
@@ -119,6 +119,7 @@ impl<K: Managed> StatusWriter<K> {
         if was != is {
             self.metrics.phase_changed(K::KIND, is.as_str());
         }
+        self.metrics.object_phase(K::KIND, &self.uid, is.as_str());
         self.written = self.status.clone();
         if let Some(f) = &self.disturbed {
             self.metrics.set_disturbed(&self.uid, f(&self.status));
