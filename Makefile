@@ -25,7 +25,7 @@ demo: ## Control plane + simulator + controller + examples; stays up until Ctrl-
 	@scripts/demo.sh
 
 .PHONY: test
-test: provision check-fmt check-crds check-modules test-rust test-python test-chart ## Everything CI runs
+test: provision check-alerts check-fmt check-crds check-modules test-rust test-python test-chart ## Everything CI runs
 	@echo "make test: all suites passed"
 
 .PHONY: provision
@@ -77,7 +77,13 @@ test-chart: ## helm lint and helm template with default and non-default values
 	helm template pve-ontap $(CHART) --kube-version $(KUBE_VERSION) --namespace pve-ontap-system \
 	  --set rbac.secretNamespaces='{pve-ontap-system,backends}' --set leaderElection.enabled=false \
 	  --set serviceAccount.name=custom >/dev/null
+	helm template pve-ontap $(CHART) --kube-version $(KUBE_VERSION) --namespace pve-ontap-system \
+	  --set metrics.prometheusRule.enabled=true --set metrics.grafanaDashboard.enabled=true >/dev/null
 	@if [ -x scripts/check-chart.sh ]; then scripts/check-chart.sh; fi
+
+.PHONY: check-alerts
+check-alerts: ## promtool check and unit tests of the chart's alert rules (charts/pve-ontap-controller/tests/)
+	@scripts/check-alerts.sh
 
 .PHONY: dev-up
 dev-up: ## Start control plane, simulator and controller in the background (.dev/kubeconfig, .dev/env)
