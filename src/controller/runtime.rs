@@ -145,8 +145,9 @@ where
                 Err(kube::runtime::controller::Error::ReconcilerFailed(e, obj)) => {
                     tracing::debug!(kind = %kind, object = %obj, error = %e, "reconcile failed")
                 }
-                // Gone from the cache before its reconcile ran: deleted without our finalizer running to the end
-                // (never added, or removed by hand), so the reconcile that would forget it never comes.
+                // A scheduled reconcile of an object that is gone. Deletions do not trigger reconciles, so for an
+                // object deleted without our finalizer running to the end (never added, or removed by hand) this
+                // is the first the controller hears of it.
                 Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
                     tracing::debug!(kind = %kind, object = %obj, "deleted before its reconcile ran");
                     if let Some(uid) = &obj.extra.uid {

@@ -83,11 +83,15 @@ impl<K: Managed> StatusWriter<K> {
         }
     }
 
-    /// Reports, after each write, the VMs `f` finds disturbed in the status written.
+    /// Reports the VMs `f` finds disturbed in the status as read, and after each write in the status written.
     pub fn reporting_disturbed(
         mut self,
         f: impl Fn(&K::Status) -> Vec<(u32, VmDisturbance)> + Send + Sync + 'static,
     ) -> Self {
+        // The status as read counts too: after a restart or a leader handover, VMs an earlier process left
+        // disturbed would otherwise not count (nor alert) until this object's status changes again, and an undo
+        // that keeps failing the same way does not change it.
+        self.metrics.set_disturbed(&self.uid, f(&self.status));
         self.disturbed = Some(Box::new(f));
         self
     }
