@@ -2,6 +2,7 @@
 # Tools the scripts provision live in the tool cache (outside the checkout, shared by fresh clones):
 #   $(PVE_ONTAP_CACHE)/kube-<version>/bin  kube-apiserver, etcd, kubectl
 #   $(PVE_ONTAP_CACHE)/helm-<version>/bin  helm
+#   $(PVE_ONTAP_CACHE)/promtool-<version>/bin  promtool (checks the chart's alert rules)
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -24,11 +25,11 @@ demo: ## Control plane + simulator + controller + examples; stays up until Ctrl-
 	@scripts/demo.sh
 
 .PHONY: test
-test: provision check-fmt check-crds check-modules test-rust test-python test-chart ## Everything CI runs
+test: provision check-alerts check-fmt check-crds check-modules test-rust test-python test-chart ## Everything CI runs
 	@echo "make test: all suites passed"
 
 .PHONY: provision
-provision: ## Build/install kube-apiserver, etcd, kubectl and helm into the tool cache (idempotent)
+provision: ## Build/install kube-apiserver, etcd, kubectl, helm and promtool into the tool cache (idempotent)
 	@scripts/provision.sh
 
 .PHONY: plugin
@@ -81,7 +82,13 @@ test-chart: ## helm lint and helm template with default and non-default values
 	helm template pve-ontap $(CHART) --kube-version $(KUBE_VERSION) --namespace pve-ontap-system \
 	  --set rbac.secretNamespaces='{pve-ontap-system,backends}' --set leaderElection.enabled=false \
 	  --set serviceAccount.name=custom >/dev/null
+	helm template pve-ontap $(CHART) --kube-version $(KUBE_VERSION) --namespace pve-ontap-system \
+	  --set metrics.prometheusRule.enabled=true --set metrics.grafanaDashboard.enabled=true >/dev/null
 	@if [ -x scripts/check-chart.sh ]; then scripts/check-chart.sh; fi
+
+.PHONY: check-alerts
+check-alerts: ## promtool check and unit tests of the chart's alert rules (charts/pve-ontap-controller/tests/)
+	@scripts/check-alerts.sh
 
 .PHONY: dev-up
 dev-up: ## Start control plane, simulator and controller in the background (.dev/kubeconfig, .dev/env)

@@ -7,6 +7,8 @@ kube_dir="$cache/kube-$KUBE_VERSION"
 kube_bin="$kube_dir/bin"
 helm_dir="$cache/helm-$HELM_VERSION"
 helm_bin="$helm_dir/bin"
+promtool_dir="$cache/promtool-$PROMETHEUS_VERSION"
+promtool_bin="$promtool_dir/bin"
 export PVE_ONTAP_CACHE="$cache"
 
 log() { printf '%s: %s\n' "$(basename "$0" .sh)" "$*"; }

@@ -8,3 +8,4 @@ for tool in cargo go python3; do
 done
 "$root/scripts/provision-kube.sh"
 "$root/scripts/provision-helm.sh"
+"$root/scripts/provision-promtool.sh"

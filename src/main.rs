@@ -200,9 +200,15 @@ async fn main() -> anyhow::Result<()> {
             lost.cancelled().await;
             stop.cancel();
         });
+        let (metrics, is_leader) = (metrics.clone(), leadership.watch());
+        tokio::spawn(async move { metrics.track_leadership(is_leader).await });
+    } else {
+        // Without election the single replica reconciles, so it is the leader the no-leader alert looks for.
+        metrics.set_leader(true);
     }
 
-    let result = runtime::run(client, settings, metrics, run_token).await;
+    let result = runtime::run(client, settings, metrics.clone(), run_token).await;
+    metrics.set_leader(false);
     ready.store(false, Ordering::Relaxed);
     shutdown.cancel();
     if let Err(e) = &result {

@@ -10,6 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
 
 use crate::request_observer::{RequestEvent, RequestObserver};
 
@@ -92,6 +93,13 @@ pub struct Metrics {
     pub backend_requests: Family<BackendRequestLabels, Counter>,
     pub backend_duration: Family<BackendLatencyLabels, Histogram>,
     pub vms_disturbed: Family<DisturbedLabels, Gauge>,
+    /// 1 while this replica is the one that reconciles, else 0.
+    pub leader: Gauge,
+    /// Objects per kind and status phase, each object counted once (in the phase it was last seen in).
+    pub objects: Family<PhaseLabels, Gauge>,
+    /// Source of `objects`: per object uid, where it is counted. Keyed by uid like `disturbed`, so a rewrite
+    /// moves the object instead of counting it again, and a deleted object can be taken out.
+    phases: Mutex<HashMap<String, PhaseLabels>>,
     /// Source of `vms_disturbed`: per object uid, the VMs it changed and has not restored. Each object's set is
     /// replaced whole from its written status, so a VM is never counted twice for one object.
     disturbed: Mutex<HashMap<String, HashMap<u32, VmDisturbance>>>,
@@ -163,6 +171,19 @@ impl Metrics {
             "VMs whose freeze or power state the controller changed and has not yet restored",
             vms_disturbed.clone(),
         );
+        // Starts at 0: a replica waiting for the Lease must not look like a leader.
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease (or runs without leader election), else 0",
+            leader.clone(),
+        );
+        let objects = Family::<PhaseLabels, Gauge>::default();
+        registry.register(
+            "objects",
+            "Objects of each kind by the status phase they were last seen or written in",
+            objects.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -173,6 +194,9 @@ impl Metrics {
             backend_requests,
             backend_duration,
             vms_disturbed,
+            leader,
+            objects,
+            phases: Mutex::new(HashMap::new()),
             disturbed: Mutex::new(HashMap::new()),
         }
     }
@@ -201,6 +225,58 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts object `uid` of `kind` in `phase` (seen in the cache or just written), moving it out of the phase
+    /// it was counted in before.
+    pub fn object_phase(&self, kind: &'static str, uid: &str, phase: &'static str) {
+        // Objects from the apiserver always have a uid; without one, distinct objects would share one entry.
+        if uid.is_empty() {
+            return;
+        }
+        let labels = PhaseLabels { kind, phase };
+        let mut map = self.phases.lock().unwrap_or_else(|p| p.into_inner());
+        match map.insert(uid.to_owned(), labels.clone()) {
+            Some(old) if old == labels => return,
+            Some(old) => {
+                self.objects.get_or_create(&old).dec();
+            }
+            None => {}
+        }
+        self.objects.get_or_create(&labels).inc();
+    }
+
+    /// Takes a deleted object out of `objects` and `vms_disturbed`: nothing will write its status again, so what
+    /// it last said must not keep counting (or keep an alert firing) until the next restart.
+    pub fn forget_object(&self, uid: &str) {
+        let removed = self
+            .phases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uid);
+        if let Some(old) = removed {
+            self.objects.get_or_create(&old).dec();
+        }
+        let mut map = self.disturbed.lock().unwrap_or_else(|p| p.into_inner());
+        if map.remove(uid).is_some() {
+            self.count_disturbed(&map);
+        }
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    /// Mirrors a leadership watch into `leader` until its sender is gone (the Lease released or lost for good),
+    /// which leaves it at 0.
+    pub async fn track_leadership(&self, mut is_leader: watch::Receiver<bool>) {
+        loop {
+            self.set_leader(*is_leader.borrow_and_update());
+            if is_leader.changed().await.is_err() {
+                self.set_leader(false);
+                return;
+            }
+        }
+    }
+
     /// Replaces what object `uid` holds disturbed (from its status as just written) and updates the gauge.
     pub fn set_disturbed(&self, uid: &str, vms: impl IntoIterator<Item = (u32, VmDisturbance)>) {
         let vms: HashMap<u32, VmDisturbance> = vms.into_iter().collect();
@@ -210,6 +286,10 @@ impl Metrics {
         } else {
             map.insert(uid.to_owned(), vms);
         }
+        self.count_disturbed(&map);
+    }
+
+    fn count_disturbed(&self, map: &HashMap<String, HashMap<u32, VmDisturbance>>) {
         let mut counts: HashMap<VmDisturbance, i64> = HashMap::new();
         for state in map.values().flat_map(HashMap::values) {
             *counts.entry(*state).or_default() += 1;
@@ -339,5 +419,87 @@ mod tests {
             text.contains(r#"pveontap_vms_disturbed{state="hibernated"} 0"#),
             "{text}"
         );
+    }
+    fn objects(m: &Metrics, kind: &'static str, phase: &'static str) -> i64 {
+        m.objects.get_or_create(&PhaseLabels { kind, phase }).get()
+    }
+
+    #[test]
+    fn objects_count_once_per_uid_in_their_latest_phase() {
+        let m = Metrics::new();
+        m.object_phase("VmDiskClone", "a", "Pending");
+        m.object_phase("VmDiskClone", "a", "InProgress");
+        // The same phase seen again (a resync reading the cache) must not count the object twice.
+        m.object_phase("VmDiskClone", "a", "InProgress");
+        m.object_phase("VmDiskClone", "b", "InProgress");
+        m.object_phase("VolumeSnapshot", "c", "Failed");
+        assert_eq!(objects(&m, "VmDiskClone", "Pending"), 0);
+        assert_eq!(objects(&m, "VmDiskClone", "InProgress"), 2);
+        assert_eq!(objects(&m, "VolumeSnapshot", "Failed"), 1);
+        m.object_phase("VmDiskClone", "a", "Ready");
+        assert_eq!(objects(&m, "VmDiskClone", "InProgress"), 1);
+        assert_eq!(objects(&m, "VmDiskClone", "Ready"), 1);
+        // No uid: not counted, rather than lumping such objects together.
+        m.object_phase("VmDiskClone", "", "Failed");
+        assert_eq!(objects(&m, "VmDiskClone", "Failed"), 0);
+        let text = m.encode().unwrap();
+        assert!(
+            text.contains(r#"pveontap_objects{kind="VmDiskClone",phase="InProgress"} 1"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_forgotten_object_stops_counting() {
+        let m = Metrics::new();
+        m.object_phase("VolumeSnapshotRestore", "a", "Failed");
+        m.object_phase("VolumeSnapshotRestore", "b", "Failed");
+        m.set_disturbed("a", [(100, VmDisturbance::Stopped)]);
+        m.set_disturbed("b", [(101, VmDisturbance::Stopped)]);
+        m.forget_object("a");
+        assert_eq!(objects(&m, "VolumeSnapshotRestore", "Failed"), 1);
+        let stopped = m
+            .vms_disturbed
+            .get_or_create(&DisturbedLabels { state: "stopped" })
+            .get();
+        assert_eq!(stopped, 1);
+        // Forgetting twice (a finalizer release and then the not-found event) changes nothing more.
+        m.forget_object("a");
+        m.forget_object("never-seen");
+        assert_eq!(objects(&m, "VolumeSnapshotRestore", "Failed"), 1);
+    }
+
+    #[tokio::test]
+    async fn leader_gauge_follows_the_leadership_watch() {
+        let m = std::sync::Arc::new(Metrics::new());
+        assert!(
+            m.encode().unwrap().contains("\npveontap_leader 0\n"),
+            "a replica starts as a follower"
+        );
+        let (tx, rx) = watch::channel(true);
+        let task = tokio::spawn({
+            let m = m.clone();
+            async move { m.track_leadership(rx).await }
+        });
+        let wait_for = |want: i64| {
+            let m = m.clone();
+            async move {
+                for _ in 0..200 {
+                    if m.leader.get() == want {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                panic!("leader gauge stayed {} (want {want})", m.leader.get());
+            }
+        };
+        wait_for(1).await;
+        tx.send(false).unwrap();
+        wait_for(0).await;
+        tx.send(true).unwrap();
+        wait_for(1).await;
+        drop(tx);
+        task.await.unwrap();
+        assert_eq!(m.leader.get(), 0, "a closed watch means no leadership");
     }
 }

@@ -122,6 +122,8 @@ image: {repository: registry.example.com/pve-ontap-controller, digest: "sha256:0
 metrics:
   port: 9090
   serviceMonitor: {enabled: true, interval: 15s, labels: {release: prometheus}}
+  prometheusRule: {enabled: true, labels: {release: prometheus}, alertLabels: {team: storage}, notReadyFor: 1h}
+  grafanaDashboard: {enabled: true, annotations: {grafana_folder: Storage}}
 podDisruptionBudget: {minAvailable: 2}
 rbac:
   secretNamespaces: [RELEASE_NAMESPACE]
@@ -300,6 +302,23 @@ fn full_values_render_ha_monitoring_and_backends() {
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
     assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "15s");
     assert_eq!(one(&docs, "Service")["spec"]["ports"][0]["port"], 9090);
+    let rules = one(&docs, "PrometheusRule");
+    assert_eq!(rules["metadata"]["labels"]["release"], "prometheus");
+    let not_ready = rules["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["alert"] == "PveOntapObjectsNotReady")
+        .expect("PveOntapObjectsNotReady");
+    assert_eq!(not_ready["for"], "1h");
+    assert_eq!(not_ready["labels"]["team"], "storage");
+    assert_eq!(not_ready["labels"]["severity"], "warning");
+    let dashboard = one(&docs, "ConfigMap");
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(
+        dashboard["metadata"]["annotations"]["grafana_folder"],
+        "Storage"
+    );
     assert_eq!(
         container(&docs)["image"],
         "registry.example.com/pve-ontap-controller@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -749,7 +768,7 @@ async fn rendered_chart_applies_to_the_apiserver() {
     // No Prometheus Operator CRDs on the test apiserver.
     let docs: Vec<Value> = docs
         .into_iter()
-        .filter(|d| d["kind"] != "ServiceMonitor")
+        .filter(|d| d["kind"] != "ServiceMonitor" && d["kind"] != "PrometheusRule")
         .collect();
     let yaml = docs
         .iter()

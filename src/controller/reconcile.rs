@@ -41,6 +41,10 @@ where
     let api = api_for(&ctx, obj.as_ref());
     let uid = obj.uid().unwrap_or_default();
     let deleting = finalizer::is_deleting(obj.as_ref());
+    // Every object is reconciled once the cache has synced, so the phase gauge is complete without a status
+    // write; our writes move it afterwards. An object without status has not got anywhere yet.
+    let phase = obj.observed().map_or(Phase::Pending, |(phase, _)| phase);
+    ctx.metrics.object_phase(K::KIND, &uid, phase.as_str());
     // Woken by our own status write (or any other event) while a failure's backoff runs: wait it out, so a
     // failed pause or freeze is not tried again at once. Neither a success nor a failure, so the count stays.
     if let Some(left) = ctx.backoff.held(&uid, obj.meta().generation, deleting) {
@@ -49,12 +53,16 @@ where
     }
     let result = if deleting {
         if !finalizer::has_finalizer(obj.as_ref()) {
+            ctx.metrics.forget_object(&uid);
             return Ok(Action::await_change());
         }
         match cleanup(obj.clone(), ctx.clone()).await {
             Ok(Cleanup::Done) => finalizer::remove(&api, obj.as_ref())
                 .await
-                .map(|_| Action::await_change())
+                .map(|_| {
+                    ctx.metrics.forget_object(&uid);
+                    Action::await_change()
+                })
                 .map_err(Error::from),
             Ok(Cleanup::Wait(action)) => Ok(action),
             Err(e) => Err(e),
@@ -149,8 +157,13 @@ async fn record_error<K: Managed>(api: &Api<K>, obj: &K, err: &Error, ctx: &Cont
         debug!(error = %err, "status already shows this error");
         return;
     }
-    if let Err(e) = apply_status(api, &obj.name_any(), &status).await {
-        warn!(error = %e, "failed to record error in status");
+    match apply_status(api, &obj.name_any(), &status).await {
+        Ok(()) => {
+            let phase = *K::common(&mut status).phase;
+            ctx.metrics
+                .object_phase(K::KIND, &obj.uid().unwrap_or_default(), phase.as_str());
+        }
+        Err(e) => warn!(error = %e, "failed to record error in status"),
     }
     ctx.warning(obj, err.category(), message).await;
 }

@@ -132,6 +132,7 @@ where
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let kind = K::kind(&()).to_string();
+    let metrics = ctx.metrics.clone();
     let store = controller.store();
     let stopped_early = stopped_before_first_sync(store, shutdown.clone(), kind.clone());
     let stream = controller
@@ -143,6 +144,15 @@ where
                 // Reconcile errors are already recorded in status, metrics and Events.
                 Err(kube::runtime::controller::Error::ReconcilerFailed(e, obj)) => {
                     tracing::debug!(kind = %kind, object = %obj, error = %e, "reconcile failed")
+                }
+                // A scheduled reconcile of an object that is gone. Deletions do not trigger reconciles, so for an
+                // object deleted without our finalizer running to the end (never added, or removed by hand) this
+                // is the first the controller hears of it.
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                    tracing::debug!(kind = %kind, object = %obj, "deleted before its reconcile ran");
+                    if let Some(uid) = &obj.extra.uid {
+                        metrics.forget_object(uid);
+                    }
                 }
                 Err(e) => warn!(kind = %kind, error = %e, "controller stream error"),
             }

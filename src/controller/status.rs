@@ -55,7 +55,7 @@ pub type Disturbed<S> = Box<dyn Fn(&S) -> Vec<(u32, VmDisturbance)> + Send + Syn
 
 /// One reconcile's status of a namespaced object: edited in place, written only when it changed since the last
 /// write (an unchanged write would wake the object up again for nothing). Every write that changes the phase
-/// counts a phase transition; kinds with consistency windows also report the VMs their status holds disturbed.
+/// counts a phase transition and moves the object in the phase gauge; kinds with consistency windows also report the VMs their status holds disturbed.
 pub struct StatusWriter<K: Managed> {
     api: Api<K>,
     name: String,
@@ -83,11 +83,15 @@ impl<K: Managed> StatusWriter<K> {
         }
     }
 
-    /// Reports, after each write, the VMs `f` finds disturbed in the status written.
+    /// Reports the VMs `f` finds disturbed in the status as read, and after each write in the status written.
     pub fn reporting_disturbed(
         mut self,
         f: impl Fn(&K::Status) -> Vec<(u32, VmDisturbance)> + Send + Sync + 'static,
     ) -> Self {
+        // The status as read counts too: after a restart or a leader handover, VMs an earlier process left
+        // disturbed would otherwise not count (nor alert) until this object's status changes again, and an undo
+        // that keeps failing the same way does not change it.
+        self.metrics.set_disturbed(&self.uid, f(&self.status));
         self.disturbed = Some(Box::new(f));
         self
     }
@@ -119,6 +123,7 @@ impl<K: Managed> StatusWriter<K> {
         if was != is {
             self.metrics.phase_changed(K::KIND, is.as_str());
         }
+        self.metrics.object_phase(K::KIND, &self.uid, is.as_str());
         self.written = self.status.clone();
         if let Some(f) = &self.disturbed {
             self.metrics.set_disturbed(&self.uid, f(&self.status));
