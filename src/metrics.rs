@@ -83,6 +83,8 @@ impl VmDisturbance {
 /// All controller metrics, registered once in [`Metrics::new`].
 pub struct Metrics {
     pub registry: Registry,
+    /// Names of the registered families, in registration order (see [`Metrics::family_names`]).
+    families: Vec<&'static str>,
     pub reconciles: Family<KindLabels, Counter>,
     pub failures: Family<ErrorLabels, Counter>,
     pub duration: Family<KindLabels, Histogram>,
@@ -111,9 +113,34 @@ impl Default for Metrics {
     }
 }
 
+/// The registry's name prefix; every exported family is `pveontap_<name>`.
+const PREFIX: &str = "pveontap";
+
+/// Registers `metric` and remembers its name, so the registered families can be listed (prometheus_client's
+/// registry does not enumerate them, and the encoder skips families that have no samples yet).
+fn register(
+    registry: &mut Registry,
+    families: &mut Vec<&'static str>,
+    name: &'static str,
+    help: &str,
+    metric: impl prometheus_client::registry::Metric,
+) {
+    families.push(name);
+    registry.register(name, help, metric);
+}
+
 impl Metrics {
+    /// Every registered family's exported name without type suffixes (`pveontap_reconciles`, not `..._total`).
+    pub fn family_names(&self) -> std::collections::BTreeSet<String> {
+        self.families
+            .iter()
+            .map(|name| format!("{PREFIX}_{name}"))
+            .collect()
+    }
+
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("pveontap");
+        let mut registry = Registry::with_prefix(PREFIX);
+        let mut families = Vec::new();
         let reconciles = Family::<KindLabels, Counter>::default();
         let failures = Family::<ErrorLabels, Counter>::default();
         let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
@@ -135,57 +162,82 @@ impl Metrics {
                 })
                 .set(0);
         }
-        registry.register("reconciles", "Reconciliations started", reconciles.clone());
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
+            "reconciles",
+            "Reconciliations started",
+            reconciles.clone(),
+        );
+        register(
+            &mut registry,
+            &mut families,
             "reconcile_errors",
             "Reconciliations that failed, by error category",
             failures.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "reconcile_duration_seconds",
             "Duration of one reconciliation",
             duration.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "phase_transitions",
             "Status phase changes written",
             phase_transitions.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "reconciles_in_flight",
             "Reconciliations running now",
             in_flight.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "backend_requests",
             "HTTP requests to the ONTAP and Proxmox APIs, by route template and outcome",
             backend_requests.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "backend_request_duration_seconds",
             "Time until the response headers of an ONTAP or Proxmox API request arrived",
             backend_duration.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "vms_disturbed",
             "VMs whose freeze or power state the controller changed and has not yet restored",
             vms_disturbed.clone(),
         );
         // Starts at 0: a replica waiting for the Lease must not look like a leader.
         let leader = Gauge::default();
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "leader",
             "1 while this replica holds the leader Lease (or runs without leader election), else 0",
             leader.clone(),
         );
         let objects = Family::<PhaseLabels, Gauge>::default();
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "objects",
             "Objects of each kind by the status phase they were last seen or written in",
             objects.clone(),
         );
         Self {
             registry,
+            families,
             reconciles,
             failures,
             duration,

@@ -83,15 +83,8 @@ fn exported() -> Exported {
     let text = metrics.encode().expect("encode");
 
     // A family this test does not feed would be missing below and its names reported as unknown; say so instead.
-    let registry = format!("{:?}", metrics.registry);
-    let registered: BTreeSet<String> = registry
-        .match_indices("Descriptor { name: \"")
-        .map(|(i, m)| {
-            let rest = &registry[i + m.len()..];
-            format!("pveontap_{}", &rest[..rest.find('"').unwrap()])
-        })
-        .collect();
-    assert!(!registered.is_empty(), "no descriptors in {registry}");
+    let registered = metrics.family_names();
+    assert!(!registered.is_empty(), "no metric families registered");
     let encoded: BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
